@@ -1,0 +1,128 @@
+import { DurableObject } from "cloudflare:workers";
+import type { PbxConfig } from "../../shared/index.ts";
+import { directory, type Env, pbxObject } from "../env.ts";
+
+/**
+ * Where media nodes connect (one WebSocket each, hibernating). The hub sends every applied
+ * PBX configuration when a node says hello, pushes each new version as it is applied, and
+ * passes the node's acknowledgements to the PBX so the portal shows when a version went live.
+ *
+ * Wire protocol (JSON text frames):
+ *   node → hub  {"type":"hello","have":{"<pbx>":<version>}}   {"type":"ack","pbx":"…","version":n}   {"type":"ping"}
+ *   hub → node  {"type":"config","pbx":"…","version":n,"config":{…}}   {"type":"remove","pbx":"…"}
+ *               {"type":"synced","pbxs":n}   {"type":"pong"}   {"type":"error","message":"…"}
+ */
+
+export interface NodeAttachment {
+  nodeId: string;
+  connectedAt: string;
+}
+
+export type HubMessage =
+  | { type: "config"; pbx: string; version: number; config: PbxConfig }
+  | { type: "remove"; pbx: string }
+  | { type: "synced"; pbxs: number }
+  | { type: "pong" }
+  | { type: "error"; message: string };
+
+const MAX_FRAME = 64 * 1024;
+
+export class NodeHubObject extends DurableObject<Env> {
+  override async fetch(request: Request): Promise<Response> {
+    const nodeId = request.headers.get("x-node-id");
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !nodeId)
+      return new Response("expected a WebSocket upgrade", { status: 426 });
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [nodeId]);
+    server.serializeAttachment({ nodeId, connectedAt: new Date().toISOString() } satisfies NodeAttachment);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const { nodeId } = ws.deserializeAttachment() as NodeAttachment;
+    const parsed = parseNodeMessage(message);
+    if ("error" in parsed) return send(ws, { type: "error", message: parsed.error });
+    switch (parsed.type) {
+      case "ping":
+        return send(ws, { type: "pong" });
+      case "hello": {
+        const ids = await directory(this.env).listAllServiceIds();
+        for (const pbx of ids) {
+          const applied = await pbxObject(this.env, pbx).getAppliedForNode();
+          if (applied && parsed.have[pbx] !== applied.version)
+            send(ws, { type: "config", pbx, version: applied.version, config: applied.config });
+        }
+        for (const pbx of Object.keys(parsed.have)) if (!ids.includes(pbx)) send(ws, { type: "remove", pbx });
+        return send(ws, { type: "synced", pbxs: ids.length });
+      }
+      case "ack":
+        await pbxObject(this.env, parsed.pbx).recordAck(nodeId, parsed.version);
+        return;
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Pushes a newly applied version to every connected node. */
+  publish(pbx: string, version: number, config: PbxConfig): number {
+    const sockets = this.ctx.getWebSockets();
+    for (const ws of sockets) send(ws, { type: "config", pbx, version, config });
+    return sockets.length;
+  }
+
+  /** Tells every node a PBX is gone. */
+  remove(pbx: string): void {
+    for (const ws of this.ctx.getWebSockets()) send(ws, { type: "remove", pbx });
+  }
+
+  /** The nodes connected now. */
+  nodes(): NodeAttachment[] {
+    return this.ctx.getWebSockets().map((ws) => ws.deserializeAttachment() as NodeAttachment);
+  }
+}
+
+function send(ws: WebSocket, message: HubMessage): void {
+  try {
+    ws.send(JSON.stringify(message));
+  } catch {
+    // The node went away; it resynchronises with hello when it reconnects.
+  }
+}
+
+type NodeMessage =
+  | { type: "hello"; have: Record<string, number> }
+  | { type: "ack"; pbx: string; version: number }
+  | { type: "ping" };
+
+/** Frames come from the network: parse them without trusting them. */
+export function parseNodeMessage(raw: string | ArrayBuffer): NodeMessage | { error: string } {
+  if (typeof raw !== "string") return { error: "binary frames are not supported" };
+  if (raw.length > MAX_FRAME) return { error: "frame too large" };
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { error: "frame is not JSON" };
+  }
+  if (data === null || typeof data !== "object") return { error: "frame is not an object" };
+  const m = data as Record<string, unknown>;
+  if (m.type === "ping") return { type: "ping" };
+  if (m.type === "ack" && typeof m.pbx === "string" && Number.isInteger(m.version))
+    return { type: "ack", pbx: m.pbx, version: m.version as number };
+  if (m.type === "hello") {
+    const have: Record<string, number> = {};
+    if (m.have !== undefined) {
+      if (m.have === null || typeof m.have !== "object") return { error: "hello.have must be an object" };
+      for (const [pbx, version] of Object.entries(m.have)) if (Number.isInteger(version)) have[pbx] = version as number;
+    }
+    return { type: "hello", have };
+  }
+  return { error: `unknown message type ${JSON.stringify(m.type ?? null).slice(0, 40)}` };
+}

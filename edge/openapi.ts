@@ -1,0 +1,313 @@
+import { z } from "zod";
+import {
+  ContactDetails,
+  LoginInput,
+  MeUpdate,
+  PbxCreate,
+  RecoverInput,
+  RegisterInput,
+  ResetInput,
+  TokenCreate,
+  UserCreate,
+  UserUpdate,
+} from "../shared/accounts/schema.ts";
+import { Addons, Settings } from "../shared/config/schema.ts";
+import { AddonsInput, COLLECTIONS, PbxConfig, SettingsInput } from "../shared/index.ts";
+
+/** OpenAPI 3.1 for /api, with request and entity schemas generated from the shared zod schemas. */
+
+type Operation = Record<string, unknown>;
+const json = (ref: string) => ({
+  content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } },
+});
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+});
+const ok = (description: string, ref?: string) => (ref ? { description, ...json(ref) } : { description });
+const errors = {
+  "401": problem("Not logged in"),
+  "403": problem("Role or CSRF check failed"),
+  "404": problem("Not found, or not yours"),
+  "422": problem("Validation failed; errors[] names each field"),
+};
+const body = (ref: string) => ({ required: true, ...json(ref) });
+const pbxParam = { name: "pbx", in: "path", required: true, schema: { type: "string" } };
+const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
+const ifMatch = {
+  name: "If-Match",
+  in: "header",
+  required: false,
+  schema: { type: "string" },
+  description: "ETag from the last read; a stale one gets 409 and nothing is saved.",
+};
+
+function op(tag: string, summary: string, responses: Record<string, unknown>, extra: Operation = {}): Operation {
+  return { tags: [tag], summary, responses: { ...responses, ...errors }, ...extra };
+}
+
+function schema(s: z.ZodType): unknown {
+  return z.toJSONSchema(s, { target: "draft-2020-12", io: "input", unrepresentable: "any" });
+}
+
+let cached: unknown;
+
+export function openApiDocument(): unknown {
+  if (cached) return cached;
+  const paths: Record<string, Record<string, Operation>> = {
+    "/api/auth/register": {
+      post: op(
+        "Auth",
+        "Register an account; you become its Administrator",
+        { "201": ok("Registered and logged in") },
+        { requestBody: body("RegisterInput") },
+      ),
+    },
+    "/api/auth/login": {
+      post: op(
+        "Auth",
+        "Log in; sets an HttpOnly session cookie and returns the CSRF token",
+        { "200": ok("Logged in"), "429": problem("Locked after repeated failures") },
+        { requestBody: body("LoginInput") },
+      ),
+    },
+    "/api/auth/logout": { post: op("Auth", "Log out", { "204": ok("Logged out") }) },
+    "/api/auth/recover": {
+      post: op(
+        "Auth",
+        "Email a single-use password reset link",
+        { "202": ok("Sent if the email has a login") },
+        { requestBody: body("RecoverInput") },
+      ),
+    },
+    "/api/auth/reset": {
+      post: op(
+        "Auth",
+        "Set a new password with a recovery token",
+        { "200": ok("Password changed"), "400": problem("Token used, wrong or expired") },
+        { requestBody: body("ResetInput") },
+      ),
+    },
+    "/api/me": {
+      get: op("My Account", "Your user", { "200": ok("You") }),
+      patch: op(
+        "My Account",
+        "Update contact details, notifications, password",
+        { "200": ok("Saved") },
+        { requestBody: body("MeUpdate") },
+      ),
+    },
+    "/api/users": {
+      get: op("Portal Users", "List portal users (Administrator)", { "200": ok("Users") }),
+      post: op(
+        "Portal Users",
+        "Create a portal user (Administrator)",
+        { "201": ok("Created") },
+        { requestBody: body("UserCreate") },
+      ),
+    },
+    "/api/users/{id}": {
+      parameters: [idParam] as unknown as Operation,
+      get: op("Portal Users", "One portal user", { "200": ok("User") }),
+      patch: op(
+        "Portal Users",
+        "Change role, status, contact details, password",
+        { "200": ok("Saved"), "409": problem("Would leave no active Administrator") },
+        { requestBody: body("UserUpdate") },
+      ),
+      delete: op("Portal Users", "Delete a portal user", { "204": ok("Deleted") }),
+    },
+    "/api/users/{id}/tokens": {
+      parameters: [idParam] as unknown as Operation,
+      get: op("Portal Users", "API tokens of an API user", { "200": ok("Tokens (never the secret)") }),
+      post: op(
+        "Portal Users",
+        "Issue an API token (shown once)",
+        { "201": ok("Token") },
+        { requestBody: body("TokenCreate") },
+      ),
+    },
+    "/api/pbxs": {
+      get: op("My Services", "PBXs you may see", { "200": ok("PBXs") }),
+      post: op(
+        "My Services",
+        "Create a PBX",
+        { "201": ok("Created with version 1 applied") },
+        { requestBody: body("PbxCreate") },
+      ),
+    },
+    "/api/pbxs/{pbx}": {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op("My Services", "A PBX: applied version, pending changes", { "200": ok("PBX") }),
+      patch: op("My Services", "Rename a PBX", { "200": ok("Renamed") }, { requestBody: body("PbxCreate") }),
+      delete: op("My Services", "Delete a PBX and all its configuration", { "204": ok("Deleted") }),
+    },
+    "/api/pbxs/{pbx}/config": {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op(
+        "Configuration",
+        "The draft, or ?version=applied or a version number",
+        { "200": ok("Configuration", "PbxConfig") },
+        {
+          parameters: [{ name: "version", in: "query", schema: { type: "string" } }],
+        },
+      ),
+      put: op(
+        "Configuration",
+        "Replace the whole draft",
+        { "204": ok("Saved to the draft"), "409": problem("Stale If-Match") },
+        {
+          parameters: [ifMatch],
+          requestBody: body("PbxConfig"),
+        },
+      ),
+    },
+    "/api/pbxs/{pbx}/changes": {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op("View PBX Changes", "Pending changes: log, per-entity summary and line diff", { "200": ok("Changes") }),
+      delete: op("View PBX Changes", "Discard pending changes", { "204": ok("Discarded") }),
+    },
+    "/api/pbxs/{pbx}/apply": {
+      parameters: [pbxParam] as unknown as Operation,
+      post: op(
+        "View PBX Changes",
+        "Apply PBX Changes: the draft becomes the next version",
+        { "201": ok("Applied"), "409": problem("Nothing to apply, or stale") },
+        { parameters: [ifMatch] },
+      ),
+    },
+    "/api/pbxs/{pbx}/history": {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op("View PBX Changes", "Change History: applied versions, who, when, what, node acknowledgements", {
+        "200": ok("Versions"),
+      }),
+    },
+    "/api/pbxs/{pbx}/history/{version}": {
+      parameters: [
+        pbxParam,
+        { name: "version", in: "path", required: true, schema: { type: "integer" } },
+      ] as unknown as Operation,
+      get: op("View PBX Changes", "One version with its diff against the one before", { "200": ok("Version") }),
+    },
+    "/api/pbxs/{pbx}/revert": {
+      parameters: [pbxParam] as unknown as Operation,
+      post: op("View PBX Changes", "Revert to an earlier version (applied as a new version)", {
+        "201": ok("Reverted"),
+        "409": problem("Pending changes exist"),
+      }),
+    },
+    "/api/nodes/connect": {
+      get: op("Media nodes", "WebSocket for media nodes (Bearer node token, ?node=id)", {
+        "101": ok("Switching protocols"),
+      }),
+    },
+  };
+  for (const section of ["addons", "settings"] as const) {
+    const ref = section === "addons" ? "AddonsInput" : "SettingsInput";
+    paths[`/api/pbxs/{pbx}/${section}`] = {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op("Configuration", `The draft's ${section}`, {
+        "200": ok(section, section === "addons" ? "Addons" : "Settings"),
+      }),
+      put: op(
+        "Configuration",
+        `Replace ${section}`,
+        { "200": ok("Saved"), "409": problem("Stale If-Match") },
+        { parameters: [ifMatch], requestBody: body(ref) },
+      ),
+      patch: op(
+        "Configuration",
+        `Change some ${section} fields`,
+        { "200": ok("Saved"), "409": problem("Stale If-Match") },
+        { parameters: [ifMatch], requestBody: body(ref) },
+      ),
+    };
+  }
+  const components: Record<string, unknown> = {
+    PbxConfig: schema(PbxConfig),
+    Addons: schema(Addons),
+    Settings: schema(Settings),
+    AddonsInput: schema(AddonsInput),
+    SettingsInput: schema(SettingsInput),
+    RegisterInput: schema(RegisterInput),
+    LoginInput: schema(LoginInput),
+    RecoverInput: schema(RecoverInput),
+    ResetInput: schema(ResetInput),
+    MeUpdate: schema(MeUpdate),
+    UserCreate: schema(UserCreate),
+    UserUpdate: schema(UserUpdate),
+    TokenCreate: schema(TokenCreate),
+    PbxCreate: schema(PbxCreate),
+    ContactDetails: schema(ContactDetails),
+    Problem: {
+      type: "object",
+      required: ["type", "title", "status"],
+      properties: {
+        type: { type: "string" },
+        title: { type: "string" },
+        status: { type: "integer" },
+        detail: { type: "string" },
+        errors: {
+          type: "array",
+          items: { type: "object", properties: { field: { type: "string" }, message: { type: "string" } } },
+        },
+      },
+    },
+  };
+  for (const [name, collection] of Object.entries(COLLECTIONS)) {
+    const title = name.replace(/(^|-)(\w)/g, (_m, _d, ch: string) => ch.toUpperCase());
+    components[title] = schema(collection.item);
+    components[`${title}Input`] = schema(collection.input);
+    paths[`/api/pbxs/{pbx}/${name}`] = {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op("Configuration", `List ${name} in the draft`, { "200": ok("Items") }),
+      post: op(
+        "Configuration",
+        `Add to ${name}`,
+        { "201": ok("Created", title) },
+        { requestBody: body(`${title}Input`) },
+      ),
+    };
+    paths[`/api/pbxs/{pbx}/${name}/{id}`] = {
+      parameters: [pbxParam, idParam] as unknown as Operation,
+      get: op("Configuration", `One of ${name}`, { "200": ok("Item", title) }),
+      put: op(
+        "Configuration",
+        "Replace",
+        { "200": ok("Saved", title), "409": problem("Stale If-Match") },
+        { parameters: [ifMatch], requestBody: body(`${title}Input`) },
+      ),
+      patch: op(
+        "Configuration",
+        "Change some fields",
+        { "200": ok("Saved", title), "409": problem("Stale If-Match") },
+        { parameters: [ifMatch], requestBody: body(`${title}Input`) },
+      ),
+      delete: op(
+        "Configuration",
+        "Delete",
+        { "204": ok("Deleted"), "409": problem("Still used elsewhere, or stale") },
+        { parameters: [ifMatch] },
+      ),
+    };
+  }
+  cached = {
+    openapi: "3.1.0",
+    info: {
+      title: "EdgePBX API",
+      version: "0.1.0",
+      description: "Hosted PBX management: accounts, PBX configuration and the changeset engine.",
+    },
+    servers: [{ url: "/" }],
+    components: {
+      schemas: components,
+      securitySchemes: {
+        session: { type: "apiKey", in: "cookie", name: "edgepbx_session" },
+        bearer: { type: "http", scheme: "bearer" },
+      },
+    },
+    security: [{ session: [] }, { bearer: [] }],
+    paths,
+  };
+  return cached;
+}

@@ -1,0 +1,538 @@
+import { DurableObject } from "cloudflare:workers";
+import {
+  COLLECTIONS,
+  type CollectionName,
+  type ConfigDiff,
+  canonicalJson,
+  contentTag,
+  describeEntity,
+  diffConfigs,
+  type EntityChange,
+  emptyConfig,
+  PbxConfig,
+  redactConfig,
+  validatePbxConfig,
+} from "../../shared/index.ts";
+import { randomId } from "../crypto/password.ts";
+import { type Env, nodeHub } from "../env.ts";
+import { type FieldError, toFieldPath } from "../http/problem.ts";
+import { convertAddons, convertEntity, convertSettings, editableView, mergePatch, type Section } from "./entities.ts";
+
+/**
+ * One PBX: its draft configuration, the numbered applied versions and the changeset engine
+ * between them ("View PBX Changes"). Every edit lands in the draft; Apply turns the draft into
+ * the next version in one transaction and pushes it to the media nodes.
+ */
+
+export interface Actor {
+  id: string;
+  email: string;
+}
+
+export interface PendingChange {
+  seq: number;
+  at: string;
+  actor: string;
+  section: string;
+  entityId: string | null;
+  action: "create" | "update" | "delete";
+  label: string;
+}
+
+export interface VersionSummary {
+  version: number;
+  appliedAt: string;
+  appliedBy: string;
+  note: string | null;
+  revertOf: number | null;
+  summary: EntityChange[];
+  changes: PendingChange[];
+  acks: { nodeId: string; ackedAt: string }[];
+}
+
+export interface EditRequest {
+  section: Section;
+  action: "create" | "replace" | "patch" | "delete";
+  id?: string;
+  body?: unknown;
+  ifMatch?: string | null;
+  actor: Actor;
+}
+
+export type EditResult =
+  | { ok: true; entity: unknown; etag: string; draftEtag: string; secrets: Record<string, string> }
+  | { ok: false; error: "notFound" }
+  | { ok: false; error: "stale"; etag: string; current: unknown }
+  | { ok: false; error: "invalid" | "inUse"; errors: FieldError[] };
+
+export type ApplyResult =
+  | { ok: true; version: number; appliedAt: string; summary: EntityChange[] }
+  | { ok: false; error: "nothingToApply" | "pendingChanges" | "notFound" }
+  | { ok: false; error: "stale"; etag: string }
+  | { ok: false; error: "invalid"; errors: FieldError[] };
+
+const DRAFT_PREFIX = "d";
+
+export class PbxObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS draft (
+        id INTEGER PRIMARY KEY CHECK (id = 1), config TEXT NOT NULL, revision INTEGER NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS pending (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, section TEXT NOT NULL,
+        entity_id TEXT, action TEXT NOT NULL, label TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS versions (
+        version INTEGER PRIMARY KEY, config TEXT NOT NULL, applied_at TEXT NOT NULL, applied_by TEXT NOT NULL,
+        note TEXT, revert_of INTEGER, summary TEXT NOT NULL, changes TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS acks (
+        node_id TEXT NOT NULL, version INTEGER NOT NULL, acked_at TEXT NOT NULL, PRIMARY KEY (node_id, version));
+    `);
+  }
+
+  /** Creates the PBX with an empty configuration applied as version 1. Idempotent. */
+  init(pbxId: string, sipDomain: string, actor: Actor): { version: number } {
+    if (this.meta("pbx_id")) return { version: this.latestVersion() };
+    const config = emptyConfig(sipDomain);
+    const now = new Date().toISOString();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("INSERT INTO meta (key, value) VALUES ('pbx_id', ?)", pbxId);
+      this.sql.exec(
+        "INSERT INTO draft (id, config, revision, updated_at) VALUES (1, ?, 1, ?)",
+        JSON.stringify(config),
+        now,
+      );
+      this.sql.exec(
+        "INSERT INTO versions (version, config, applied_at, applied_by, note, summary, changes) VALUES (1, ?, ?, ?, ?, '[]', '[]')",
+        JSON.stringify(config),
+        now,
+        actor.email,
+        "PBX created",
+      );
+    });
+    return { version: 1 };
+  }
+
+  // ---- reading ----
+
+  /** The draft as people may see it, with its entity tag. */
+  getDraft(): { config: PbxConfig; etag: string; revision: number; pending: boolean } {
+    const { config, revision } = this.draft();
+    return {
+      config: redactConfig(config),
+      etag: draftEtag(revision),
+      revision,
+      pending: this.hasPendingChanges(config),
+    };
+  }
+
+  /** An applied version as people may see it (redacted); the latest when no number is given. */
+  getApplied(version?: number): { config: PbxConfig; version: number; appliedAt: string } | null {
+    const row = this.versionRow(version);
+    if (!row) return null;
+    return {
+      config: redactConfig(PbxConfig.parse(JSON.parse(row.config as string))),
+      version: row.version as number,
+      appliedAt: row.applied_at as string,
+    };
+  }
+
+  /** The latest applied version with its secrets, for media nodes only. */
+  getAppliedForNode(): { pbxId: string; version: number; config: PbxConfig } | null {
+    const row = this.versionRow();
+    const pbxId = this.meta("pbx_id");
+    if (!row || !pbxId) return null;
+    return { pbxId, version: row.version as number, config: JSON.parse(row.config as string) };
+  }
+
+  listEntities(section: CollectionName): { items: unknown[]; etag: string } {
+    const { config, revision } = this.draft();
+    const items = redactConfig(config)[COLLECTIONS[section].key] as { id: string }[];
+    return { items: items.map((item) => ({ ...item, etag: entityEtag(item) })), etag: draftEtag(revision) };
+  }
+
+  getEntity(section: Section, id?: string): { entity: JsonObject; etag: string } | null {
+    const { config } = this.draft();
+    const redacted = redactConfig(config);
+    if (section === "addons" || section === "settings") {
+      return { entity: redacted[section] as unknown as JsonObject, etag: entityEtag(config[section]) };
+    }
+    const stored = (config[COLLECTIONS[section].key] as { id: string }[]).find((item) => item.id === id);
+    const shown = (redacted[COLLECTIONS[section].key] as { id: string }[]).find((item) => item.id === id);
+    return stored && shown ? { entity: shown, etag: entityEtag(stored) } : null;
+  }
+
+  /** Pending changes: the log of edits since the last apply, and old vs new. */
+  changes(): {
+    pending: boolean;
+    appliedVersion: number;
+    etag: string;
+    changes: PendingChange[];
+    diff: ConfigDiff;
+  } {
+    const { config, revision } = this.draft();
+    const applied = this.appliedConfig();
+    return {
+      pending: this.hasPendingChanges(config),
+      appliedVersion: this.latestVersion(),
+      etag: draftEtag(revision),
+      changes: this.pendingChanges(),
+      diff: diffConfigs(applied, config, { old: `version ${this.latestVersion()}`, new: "pending changes" }),
+    };
+  }
+
+  history(): VersionSummary[] {
+    const acks = this.sql.exec("SELECT * FROM acks ORDER BY acked_at").toArray();
+    return this.sql
+      .exec(
+        "SELECT version, applied_at, applied_by, note, revert_of, summary, changes FROM versions ORDER BY version DESC",
+      )
+      .toArray()
+      .map((row) => ({
+        version: row.version as number,
+        appliedAt: row.applied_at as string,
+        appliedBy: row.applied_by as string,
+        note: row.note as string | null,
+        revertOf: row.revert_of as number | null,
+        summary: JSON.parse(row.summary as string),
+        changes: JSON.parse(row.changes as string),
+        acks: acks
+          .filter((a) => a.version === row.version)
+          .map((a) => ({ nodeId: a.node_id as string, ackedAt: a.acked_at as string })),
+      }));
+  }
+
+  /** One version with what it changed against the version before it. */
+  versionDetails(version: number): { version: VersionSummary; config: PbxConfig; diff: ConfigDiff } | null {
+    const summary = this.history().find((v) => v.version === version);
+    const row = this.versionRow(version);
+    if (!summary || !row) return null;
+    const config = PbxConfig.parse(JSON.parse(row.config as string));
+    const previousRow = this.versionRow(version - 1);
+    const previous = previousRow ? PbxConfig.parse(JSON.parse(previousRow.config as string)) : config;
+    return {
+      version: summary,
+      config: redactConfig(config),
+      diff: diffConfigs(previous, config, { old: `version ${version - 1}`, new: `version ${version}` }),
+    };
+  }
+
+  // ---- editing the draft ----
+
+  /** Creates, replaces, patches or deletes one entity of the draft, atomically. */
+  async edit(request: EditRequest): Promise<EditResult> {
+    // Hashing secrets awaits WebCrypto; block other events so the read-modify-write stays atomic.
+    return this.ctx.blockConcurrencyWhile(() => this.editNow(request));
+  }
+
+  private async editNow(request: EditRequest): Promise<EditResult> {
+    const { config, revision } = this.draft();
+    const { section, action } = request;
+    const singleton = section === "addons" || section === "settings";
+    const key = singleton ? section : COLLECTIONS[section].key;
+    const list = singleton ? [] : (config[key as (typeof COLLECTIONS)[CollectionName]["key"]] as { id: string }[]);
+    const index = singleton ? -1 : list.findIndex((item) => item.id === request.id);
+    const existing: unknown = singleton ? config[section] : index >= 0 ? list[index] : null;
+
+    if (action !== "create" && existing === null) return { ok: false, error: "notFound" };
+    if (request.ifMatch && request.ifMatch !== "*") {
+      const current = action === "create" ? draftEtag(revision) : entityEtag(existing);
+      const acceptable = [current, draftEtag(revision)];
+      if (!acceptable.includes(request.ifMatch)) {
+        return {
+          ok: false,
+          error: "stale",
+          etag: current,
+          current: action === "create" ? null : this.getEntity(section, request.id)?.entity,
+        };
+      }
+    }
+
+    const next: PbxConfig = structuredClone(config);
+    let stored: ({ id?: string } & object) | null = null;
+    let secrets: Record<string, string> = {};
+    if (action === "delete") {
+      if (singleton)
+        return { ok: false, error: "invalid", errors: [{ field: "(body)", message: `${section} cannot be deleted` }] };
+      (next[key as (typeof COLLECTIONS)[CollectionName]["key"]] as { id: string }[]).splice(index, 1);
+    } else {
+      const body = action === "patch" ? mergePatch(editableView(section, existing), request.body) : request.body;
+      const converted =
+        section === "addons"
+          ? await convertAddons(body, config.addons)
+          : section === "settings"
+            ? convertSettings(body, config.settings)
+            : await convertEntity(
+                section,
+                body,
+                existing as { id: string } | null,
+                request.id ?? randomId(COLLECTIONS[section].prefix),
+                config,
+              );
+      if (!converted.ok) return { ok: false, error: "invalid", errors: converted.errors };
+      stored = converted.value as { id?: string };
+      secrets = converted.secrets;
+      if (singleton) (next as Record<string, unknown>)[section] = stored;
+      else {
+        const target = next[key as (typeof COLLECTIONS)[CollectionName]["key"]] as unknown[];
+        if (index >= 0) target[index] = stored;
+        else target.push(stored);
+      }
+    }
+
+    const issues = validatePbxConfig(next);
+    if (issues.length > 0) {
+      const ownIndex = singleton ? -1 : index >= 0 ? index : list.length;
+      const errors = issues.map((issue) => ({
+        field:
+          issue.path[0] === key && (singleton || issue.path[1] === ownIndex)
+            ? toFieldPath(issue.path.slice(singleton ? 1 : 2))
+            : toFieldPath(issue.path),
+        message: issue.message,
+      }));
+      return { ok: false, error: action === "delete" ? "inUse" : "invalid", errors };
+    }
+
+    const label = labelFor(section, (stored ?? existing) as object);
+    const now = new Date().toISOString();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "UPDATE draft SET config = ?, revision = revision + 1, updated_at = ? WHERE id = 1",
+        JSON.stringify(next),
+        now,
+      );
+      this.sql.exec(
+        "INSERT INTO pending (at, actor, section, entity_id, action, label) VALUES (?, ?, ?, ?, ?, ?)",
+        now,
+        request.actor.email,
+        section,
+        singleton ? null : (stored?.id ?? request.id ?? null),
+        action === "create" ? "create" : action === "delete" ? "delete" : "update",
+        label,
+      );
+    });
+    const shown = stored === null ? null : this.getEntity(section, stored.id);
+    return {
+      ok: true,
+      entity: shown?.entity ?? null,
+      etag: shown?.etag ?? "",
+      draftEtag: draftEtag(revision + 1),
+      secrets,
+    };
+  }
+
+  /** Replaces the whole draft (a bulk import); the same rules as single edits apply. */
+  replaceDraft(config: unknown, ifMatch: string | null, actor: Actor): EditResult {
+    const { revision, config: current } = this.draft();
+    if (ifMatch && ifMatch !== "*" && ifMatch !== draftEtag(revision))
+      return { ok: false, error: "stale", etag: draftEtag(revision), current: null };
+    const parsed = PbxConfig.safeParse(config);
+    if (!parsed.success)
+      return {
+        ok: false,
+        error: "invalid",
+        errors: parsed.error.issues.map((i) => ({
+          field: toFieldPath(i.path as (string | number)[]),
+          message: i.message,
+        })),
+      };
+    const next = { ...parsed.data, settings: { ...parsed.data.settings, sipDomain: current.settings.sipDomain } };
+    const issues = validatePbxConfig(next);
+    if (issues.length > 0)
+      return {
+        ok: false,
+        error: "invalid",
+        errors: issues.map((i) => ({ field: toFieldPath(i.path), message: i.message })),
+      };
+    const now = new Date().toISOString();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "UPDATE draft SET config = ?, revision = revision + 1, updated_at = ? WHERE id = 1",
+        JSON.stringify(next),
+        now,
+      );
+      this.sql.exec(
+        "INSERT INTO pending (at, actor, section, entity_id, action, label) VALUES (?, ?, 'config', NULL, 'update', 'whole configuration')",
+        now,
+        actor.email,
+      );
+    });
+    return { ok: true, entity: null, etag: draftEtag(revision + 1), draftEtag: draftEtag(revision + 1), secrets: {} };
+  }
+
+  /** Discards the draft's pending changes: the draft becomes the applied configuration again. */
+  discard(): { etag: string } {
+    const { revision } = this.draft();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "UPDATE draft SET config = ?, revision = revision + 1, updated_at = ? WHERE id = 1",
+        JSON.stringify(this.appliedConfig()),
+        new Date().toISOString(),
+      );
+      this.sql.exec("DELETE FROM pending");
+    });
+    return { etag: draftEtag(revision + 1) };
+  }
+
+  // ---- apply, revert ----
+
+  /** Apply PBX Changes: the draft becomes the next version, all at once or not at all. */
+  async apply(actor: Actor, note: string | null, ifMatch: string | null): Promise<ApplyResult> {
+    const { config, revision } = this.draft();
+    if (ifMatch && ifMatch !== "*" && ifMatch !== draftEtag(revision))
+      return { ok: false, error: "stale", etag: draftEtag(revision) };
+    if (!this.hasPendingChanges(config)) return { ok: false, error: "nothingToApply" };
+    const parsed = PbxConfig.safeParse(config);
+    const issues = parsed.success ? validatePbxConfig(parsed.data) : [];
+    if (!parsed.success || issues.length > 0) {
+      const errors = parsed.success
+        ? issues.map((i) => ({ field: toFieldPath(i.path), message: i.message }))
+        : parsed.error.issues.map((i) => ({ field: toFieldPath(i.path as (string | number)[]), message: i.message }));
+      return { ok: false, error: "invalid", errors };
+    }
+    const result = this.commitVersion(parsed.data, actor, note, null);
+    await this.publish();
+    return result;
+  }
+
+  /** Makes an earlier version current again, as a new version. */
+  async revert(version: number, actor: Actor, discardPending: boolean): Promise<ApplyResult> {
+    const row = this.versionRow(version);
+    if (!row) return { ok: false, error: "notFound" };
+    const { config } = this.draft();
+    if (this.hasPendingChanges(config) && !discardPending) return { ok: false, error: "pendingChanges" };
+    const target = PbxConfig.parse(JSON.parse(row.config as string));
+    if (canonicalJson(target) === canonicalJson(this.appliedConfig())) return { ok: false, error: "nothingToApply" };
+    const result = this.commitVersion(target, actor, `Reverted to version ${version}`, version);
+    await this.publish();
+    return result;
+  }
+
+  private commitVersion(
+    config: PbxConfig,
+    actor: Actor,
+    note: string | null,
+    revertOf: number | null,
+  ): ApplyResult & { ok: true } {
+    const previous = this.appliedConfig();
+    const summary = diffConfigs(previous, config).summary;
+    const changes = this.pendingChanges();
+    const version = this.latestVersion() + 1;
+    const appliedAt = new Date().toISOString();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "INSERT INTO versions (version, config, applied_at, applied_by, note, revert_of, summary, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        version,
+        JSON.stringify(config),
+        appliedAt,
+        actor.email,
+        note,
+        revertOf,
+        JSON.stringify(summary),
+        JSON.stringify(revertOf === null ? changes : []),
+      );
+      this.sql.exec(
+        "UPDATE draft SET config = ?, revision = revision + 1, updated_at = ? WHERE id = 1",
+        JSON.stringify(config),
+        appliedAt,
+      );
+      this.sql.exec("DELETE FROM pending");
+    });
+    return { ok: true, version, appliedAt, summary };
+  }
+
+  /** Sends the latest applied version to the media nodes; they also catch up when they connect. */
+  private async publish(): Promise<void> {
+    const latest = this.getAppliedForNode();
+    if (!latest) return;
+    try {
+      await nodeHub(this.env).publish(latest.pbxId, latest.version, latest.config);
+    } catch (error) {
+      console.error(`publish of ${latest.pbxId} v${latest.version} failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** A media node has the version live. */
+  recordAck(nodeId: string, version: number): boolean {
+    if (!this.meta("pbx_id") || !this.versionRow(version)) return false;
+    this.sql.exec(
+      "INSERT OR IGNORE INTO acks (node_id, version, acked_at) VALUES (?, ?, ?)",
+      nodeId,
+      version,
+      new Date().toISOString(),
+    );
+    return true;
+  }
+
+  /** Deletes everything this PBX stored. */
+  async destroy(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+  }
+
+  // ---- internals ----
+
+  private draft(): { config: PbxConfig; revision: number } {
+    const row = this.sql.exec("SELECT config, revision FROM draft WHERE id = 1").toArray()[0];
+    if (!row) throw new Error("PBX is not initialised");
+    return { config: JSON.parse(row.config as string) as PbxConfig, revision: row.revision as number };
+  }
+
+  private appliedConfig(): PbxConfig {
+    const row = this.versionRow();
+    if (!row) throw new Error("PBX is not initialised");
+    return JSON.parse(row.config as string) as PbxConfig;
+  }
+
+  private hasPendingChanges(draft: PbxConfig): boolean {
+    return canonicalJson(draft) !== canonicalJson(this.appliedConfig());
+  }
+
+  private latestVersion(): number {
+    return (this.sql.exec("SELECT COALESCE(MAX(version), 0) AS v FROM versions").one().v as number) ?? 0;
+  }
+
+  private versionRow(version?: number) {
+    return version === undefined
+      ? this.sql.exec("SELECT * FROM versions ORDER BY version DESC LIMIT 1").toArray()[0]
+      : this.sql.exec("SELECT * FROM versions WHERE version = ?", version).toArray()[0];
+  }
+
+  private pendingChanges(): PendingChange[] {
+    return this.sql
+      .exec("SELECT * FROM pending ORDER BY seq")
+      .toArray()
+      .map((r) => ({
+        seq: r.seq as number,
+        at: r.at as string,
+        actor: r.actor as string,
+        section: r.section as string,
+        entityId: r.entity_id as string | null,
+        action: r.action as PendingChange["action"],
+        label: r.label as string,
+      }));
+  }
+
+  private meta(key: string): string | null {
+    const row = this.sql.exec("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
+    return row ? (row.value as string) : null;
+  }
+}
+
+export function draftEtag(revision: number): string {
+  return `"${DRAFT_PREFIX}${revision}"`;
+}
+
+export function entityEtag(entity: unknown): string {
+  return `"e${contentTag(entity)}"`;
+}
+
+function labelFor(section: Section, entity: object): string {
+  return section === "addons" || section === "settings" ? section : `${section}: ${describeEntity(entity)}`;
+}
+
+/** An entity as it crosses the Durable Object RPC boundary (a plain JSON object). */
+export type JsonObject = object;

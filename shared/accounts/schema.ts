@@ -1,0 +1,84 @@
+import { z } from "zod";
+import { Email } from "../config/primitives.ts";
+
+/** The guide's portal roles. */
+export const Role = z.enum(["administrator", "apiUser", "clientUser", "serviceUser"]);
+export type Role = z.infer<typeof Role>;
+
+export const UserStatus = z.enum(["active", "inactive"]);
+export type UserStatus = z.infer<typeof UserStatus>;
+
+/** What a user may do to a service (a PBX). */
+export const ServiceAction = z.enum(["view", "edit", "apply"]);
+export type ServiceAction = z.infer<typeof ServiceAction>;
+
+/** Account-wide powers, above single services. */
+export type AccountPower = "manageUsers" | "manageServices";
+
+export const Notifications = z.object({
+  serviceAlerts: z.boolean().default(true),
+  billing: z.boolean().default(true),
+  clientCorrespondence: z.boolean().default(true),
+  newsletters: z.boolean().default(false),
+  generalUpdates: z.boolean().default(false),
+});
+export type Notifications = z.infer<typeof Notifications>;
+
+export const Password = z.string().min(10, "must be at least 10 characters").max(256, "must be at most 256 characters");
+
+const Text = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
+
+export const ContactDetails = z.object({
+  name: Text(100).min(1, "is required"),
+  company: Text(100).default(""),
+  phone: Text(32).default(""),
+  mobile: Text(32).default(""),
+  position: Text(100).default(""),
+});
+export type ContactDetails = z.infer<typeof ContactDetails>;
+
+/** Logins are case-insensitive: stored and compared in lower case. */
+export const AccountEmail = Email.max(254).transform((e) => e.toLowerCase());
+
+export const RegisterInput = ContactDetails.extend({ email: AccountEmail, password: Password });
+export const LoginInput = z.object({ email: AccountEmail, password: z.string().min(1, "is required").max(256) });
+export const RecoverInput = z.object({ email: AccountEmail });
+export const ResetInput = z.object({ token: z.string().min(20).max(200), password: Password });
+
+/** My Account: contact details, notifications and an optional password change. */
+export const MeUpdate = ContactDetails.partial().extend({
+  notifications: Notifications.partial().optional(),
+  password: Password.optional(),
+  currentPassword: z.string().max(256).optional(),
+});
+
+/** Portal Users (administrators only). Services and actions matter for Client and Service Users. */
+export const UserCreate = ContactDetails.extend({
+  email: AccountEmail,
+  password: Password.optional(),
+  role: Role,
+  status: UserStatus.default("active"),
+  notifications: Notifications.partial().optional(),
+  services: z.array(z.string().max(64)).max(1000).default([]),
+  actions: z.array(ServiceAction).default(["view"]),
+});
+export const UserUpdate = UserCreate.partial();
+
+export const TokenCreate = z.object({ name: Text(80).min(1, "is required") });
+
+export const PbxCreate = z.object({ name: Text(80).min(1, "is required") });
+export const PbxUpdate = PbxCreate;
+
+/** The one place that says what each role may do. */
+export function rolePowers(role: Role): { account: AccountPower[]; allServices: boolean; actions: ServiceAction[] } {
+  switch (role) {
+    case "administrator":
+      return { account: ["manageUsers", "manageServices"], allServices: true, actions: ["view", "edit", "apply"] };
+    case "apiUser":
+      return { account: ["manageServices"], allServices: true, actions: ["view", "edit", "apply"] };
+    case "clientUser":
+      return { account: [], allServices: false, actions: ["view", "edit", "apply"] };
+    case "serviceUser":
+      return { account: [], allServices: false, actions: [] };
+  }
+}

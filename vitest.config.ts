@@ -1,0 +1,23 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/** Edge and shared tests, run inside workerd with the real Durable Objects. */
+export default defineConfig({
+  plugins: [
+    cloudflareTest(({ inject }) => ({
+      main: "./edge/index.ts",
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          SMTP_PORT: String(inject("smtpPort")),
+          INBOX_URL: `http://127.0.0.1:${inject("inboxPort")}/messages`,
+        },
+      },
+    })),
+  ],
+  test: {
+    include: ["edge/**/*.test.ts", "shared/**/*.test.ts"],
+    globalSetup: ["./test/support/edge-global-setup.ts"],
+    testTimeout: 20_000,
+  },
+});
