@@ -27,7 +27,11 @@ describe("register, login, logout", () => {
 
   it("refuses a duplicate email and bad input with problem details naming the field", async () => {
     const admin = await ApiClient.registered();
-    const again = await new ApiClient().post("/api/auth/register", { email: admin.email, password: PASSWORD, name: "X" });
+    const again = await new ApiClient().post("/api/auth/register", {
+      email: admin.email,
+      password: PASSWORD,
+      name: "X",
+    });
     expect(again.status).toBe(409);
     expect(again.headers.get("content-type")).toContain("application/problem+json");
     const bad = await new ApiClient().post<{ errors: { field: string }[] }>("/api/auth/register", {
@@ -43,8 +47,9 @@ describe("register, login, logout", () => {
 
   it("stores passwords as salted PBKDF2 hashes, never in plain text", async () => {
     const admin = await ApiClient.registered();
-    const stored = await runInDurableObject(typedEnv.DIRECTORY.get(typedEnv.DIRECTORY.idFromName("directory")), (_o, state) =>
-      state.storage.sql.exec("SELECT password_hash FROM users WHERE email = ?", admin.email).one(),
+    const stored = await runInDurableObject(
+      typedEnv.DIRECTORY.get(typedEnv.DIRECTORY.idFromName("directory")),
+      (_o, state) => state.storage.sql.exec("SELECT password_hash FROM users WHERE email = ?", admin.email).one(),
     );
     expect(stored.password_hash).toMatch(/^pbkdf2-sha256\$100000\$/);
     expect(String(stored.password_hash)).not.toContain(PASSWORD);
@@ -73,7 +78,9 @@ describe("register, login, logout", () => {
     const admin = await ApiClient.registered();
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
-      statuses.push((await new ApiClient().post("/api/auth/login", { email: admin.email, password: "wrong password!" })).status);
+      statuses.push(
+        (await new ApiClient().post("/api/auth/login", { email: admin.email, password: "wrong password!" })).status,
+      );
     }
     expect(statuses).toEqual([401, 401, 401, 401, 429]);
     const locked = await new ApiClient().post("/api/auth/login", { email: admin.email, password: PASSWORD });
@@ -103,8 +110,12 @@ describe("password recovery over SMTP", () => {
     const reset = await new ApiClient().post("/api/auth/reset", { token, password: newPassword });
     expect(reset.status).toBe(200);
     expect((await admin.get("/api/me")).status).toBe(401); // the old session ended
-    expect((await new ApiClient().post("/api/auth/login", { email: admin.email, password: PASSWORD })).status).toBe(401);
-    expect((await new ApiClient().post("/api/auth/login", { email: admin.email, password: newPassword })).status).toBe(200);
+    expect((await new ApiClient().post("/api/auth/login", { email: admin.email, password: PASSWORD })).status).toBe(
+      401,
+    );
+    expect((await new ApiClient().post("/api/auth/login", { email: admin.email, password: newPassword })).status).toBe(
+      200,
+    );
 
     const reuse = await new ApiClient().post("/api/auth/reset", { token, password: "yet another passphrase" });
     expect(reuse.status).toBe(400);
@@ -118,7 +129,10 @@ describe("password recovery over SMTP", () => {
     await runInDurableObject(typedEnv.DIRECTORY.get(typedEnv.DIRECTORY.idFromName("directory")), (_o, state) => {
       state.storage.sql.exec("UPDATE recovery_tokens SET expires_at = ?", Date.now() - 1000);
     });
-    const res = await new ApiClient().post<{ detail: string }>("/api/auth/reset", { token, password: "too late passphrase" });
+    const res = await new ApiClient().post<{ detail: string }>("/api/auth/reset", {
+      token,
+      password: "too late passphrase",
+    });
     expect(res.status).toBe(400);
     expect(res.body.detail).toMatch(/expired/);
   });
