@@ -16,7 +16,7 @@ describe("register, login, logout", () => {
     const fresh = new ApiClient();
     const login = await fresh.post("/api/auth/login", { email: admin.email.toUpperCase(), password: PASSWORD });
     expect(login.status).toBe(200);
-    const cookie = login.headers.getSetCookie().find((c) => c.startsWith("edgepbx_session="));
+    const cookie = login.headers.getAll("set-cookie").find((c) => c.startsWith("edgepbx_session="));
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(login.body.csrfToken).toEqual(expect.any(String));

@@ -43,7 +43,7 @@ export class ApiClient {
       headers: h,
       ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
     });
-    for (const cookie of res.headers.getSetCookie()) {
+    for (const cookie of res.headers.getAll("set-cookie")) {
       const [pair] = cookie.split(";");
       if (pair?.startsWith("edgepbx_session=")) this.cookie = pair.endsWith("=") ? null : pair;
     }

@@ -15,25 +15,43 @@ export type ServiceAction = z.infer<typeof ServiceAction>;
 /** Account-wide powers, above single services. */
 export type AccountPower = "manageUsers" | "manageServices";
 
+const notificationFields = {
+  serviceAlerts: z.boolean(),
+  billing: z.boolean(),
+  clientCorrespondence: z.boolean(),
+  newsletters: z.boolean(),
+  generalUpdates: z.boolean(),
+};
+
 export const Notifications = z.object({
-  serviceAlerts: z.boolean().default(true),
-  billing: z.boolean().default(true),
-  clientCorrespondence: z.boolean().default(true),
-  newsletters: z.boolean().default(false),
-  generalUpdates: z.boolean().default(false),
+  serviceAlerts: notificationFields.serviceAlerts.default(true),
+  billing: notificationFields.billing.default(true),
+  clientCorrespondence: notificationFields.clientCorrespondence.default(true),
+  newsletters: notificationFields.newsletters.default(false),
+  generalUpdates: notificationFields.generalUpdates.default(false),
 });
+/** A change to some preferences: no defaults, so unnamed ones stay as they are. */
+export const NotificationsPatch = z.object(notificationFields).partial();
 export type Notifications = z.infer<typeof Notifications>;
 
 export const Password = z.string().min(10, "must be at least 10 characters").max(256, "must be at most 256 characters");
 
 const Text = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
 
-export const ContactDetails = z.object({
+const contactFields = {
   name: Text(100).min(1, "is required"),
-  company: Text(100).default(""),
-  phone: Text(32).default(""),
-  mobile: Text(32).default(""),
-  position: Text(100).default(""),
+  company: Text(100),
+  phone: Text(32),
+  mobile: Text(32),
+  position: Text(100),
+};
+
+export const ContactDetails = z.object({
+  name: contactFields.name,
+  company: contactFields.company.default(""),
+  phone: contactFields.phone.default(""),
+  mobile: contactFields.mobile.default(""),
+  position: contactFields.position.default(""),
 });
 export type ContactDetails = z.infer<typeof ContactDetails>;
 
@@ -46,11 +64,14 @@ export const RecoverInput = z.object({ email: AccountEmail });
 export const ResetInput = z.object({ token: z.string().min(20).max(200), password: Password });
 
 /** My Account: contact details, notifications and an optional password change. */
-export const MeUpdate = ContactDetails.partial().extend({
-  notifications: Notifications.partial().optional(),
-  password: Password.optional(),
-  currentPassword: z.string().max(256).optional(),
-});
+export const MeUpdate = z
+  .object(contactFields)
+  .partial()
+  .extend({
+    notifications: NotificationsPatch.optional(),
+    password: Password.optional(),
+    currentPassword: z.string().max(256).optional(),
+  });
 
 /** Portal Users (administrators only). Services and actions matter for Client and Service Users. */
 export const UserCreate = ContactDetails.extend({
@@ -58,11 +79,23 @@ export const UserCreate = ContactDetails.extend({
   password: Password.optional(),
   role: Role,
   status: UserStatus.default("active"),
-  notifications: Notifications.partial().optional(),
+  notifications: NotificationsPatch.optional(),
   services: z.array(z.string().max(64)).max(1000).default([]),
   actions: z.array(ServiceAction).default(["view"]),
 });
-export const UserUpdate = UserCreate.partial();
+/** PATCH of a portal user: only the fields sent change (no defaults here on purpose). */
+export const UserUpdate = z
+  .object({
+    ...contactFields,
+    email: AccountEmail,
+    password: Password,
+    role: Role,
+    status: UserStatus,
+    notifications: NotificationsPatch,
+    services: z.array(z.string().max(64)).max(1000),
+    actions: z.array(ServiceAction),
+  })
+  .partial();
 
 export const TokenCreate = z.object({ name: Text(80).min(1, "is required") });
 
