@@ -1,0 +1,126 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { PbxConfig } from "../../shared/index.ts";
+import type { Env } from "../env.ts";
+import { ApiClient, BASE, worker } from "../test-support/api-client.ts";
+
+const token = (env as unknown as Env).MEDIA_NODE_TOKEN;
+
+type HubMessage = { type: string; pbx?: string; version?: number; config?: PbxConfig; message?: string; pbxs?: number };
+
+/** A media node's side of the hub WebSocket, with a queue of received messages. */
+class NodeSocket {
+  private readonly queue: HubMessage[] = [];
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.accept();
+    ws.addEventListener("message", (event) => {
+      this.queue.push(JSON.parse(event.data as string));
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  static async connect(nodeId: string): Promise<NodeSocket> {
+    const res = await connect(nodeId, token);
+    if (!res.webSocket) throw new Error(`no WebSocket: ${res.status}`);
+    return new NodeSocket(res.webSocket);
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
+  /** The next message that matches, waiting up to `ms`. */
+  async next(match: (m: HubMessage) => boolean, ms = 5000): Promise<HubMessage> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const index = this.queue.findIndex(match);
+      if (index >= 0) return this.queue.splice(index, 1)[0] as HubMessage;
+      if (Date.now() > deadline) throw new Error(`timed out; have ${JSON.stringify(this.queue.map((m) => m.type))}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+
+  close(): void {
+    this.ws.close(1000, "done");
+  }
+}
+
+function connect(nodeId: string, bearer: string): Promise<Response> {
+  return worker.fetch(`${BASE}/api/nodes/connect?node=${encodeURIComponent(nodeId)}`, {
+    headers: { upgrade: "websocket", authorization: `Bearer ${bearer}` },
+  });
+}
+
+describe("media node hub", () => {
+  it("refuses a node without the right token or with a bad id", async () => {
+    expect((await connect("node-1", "wrong-token-value")).status).toBe(401);
+    expect((await connect("bad id!", token)).status).toBe(400);
+    const plain = await worker.fetch(`${BASE}/api/nodes/connect?node=n1`, { headers: { authorization: `Bearer ${token}` } });
+    expect(plain.status).toBe(426);
+  });
+
+  it("sends applied configs on hello, pushes each apply, and records the node's acknowledgement", async () => {
+    const admin = await ApiClient.registered("hub");
+    const pbx = await admin.createPbx();
+    const node = await NodeSocket.connect("media-a");
+    node.send({ type: "hello", have: {} });
+    const initial = await node.next((m) => m.type === "config" && m.pbx === pbx);
+    expect(initial.version).toBe(1);
+    await node.next((m) => m.type === "synced");
+
+    const ext = await admin.post<{ generatedSecrets: { sipPassword: string } }>(`/api/pbxs/${pbx}/extensions`, {
+      number: "100",
+      name: "Alice",
+    });
+    expect(ext.status).toBe(201);
+    await admin.post(`/api/pbxs/${pbx}/apply`);
+    const pushed = await node.next((m) => m.type === "config" && m.pbx === pbx && m.version === 2);
+    // The node gets the real digest HA1 it needs to authenticate phones; people never do.
+    expect(pushed.config?.extensions[0]?.sip.ha1Md5).toMatch(/^[0-9a-f]{32}$/);
+
+    node.send({ type: "ack", pbx, version: 2 });
+    let acks: { nodeId: string; ackedAt: string }[] = [];
+    for (let i = 0; i < 50 && acks.length === 0; i++) {
+      const history = await admin.get<{ versions: { version: number; acks: typeof acks }[] }>(`/api/pbxs/${pbx}/history`);
+      acks = history.body.versions.find((v) => v.version === 2)?.acks ?? [];
+      if (acks.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(acks).toEqual([{ nodeId: "media-a", ackedAt: expect.any(String) }]);
+    node.close();
+  });
+
+  it("skips versions the node already has and tells it about deleted PBXs", async () => {
+    const admin = await ApiClient.registered("hub2");
+    const kept = await admin.createPbx("Kept");
+    const gone = await admin.createPbx("Gone");
+    const node = await NodeSocket.connect("media-b");
+    node.send({ type: "hello", have: { [kept]: 1, "pbx-deleted-long-ago": 3 } });
+    await node.next((m) => m.type === "config" && m.pbx === gone);
+    await node.next((m) => m.type === "remove" && m.pbx === "pbx-deleted-long-ago");
+    await node.next((m) => m.type === "synced");
+    await expect(node.next((m) => m.type === "config" && m.pbx === kept, 500)).rejects.toThrow(/timed out/);
+
+    expect((await admin.delete(`/api/pbxs/${gone}`)).status).toBe(204);
+    await node.next((m) => m.type === "remove" && m.pbx === gone);
+    node.close();
+  });
+
+  it("answers hostile frames with an error and keeps the connection", async () => {
+    const node = await NodeSocket.connect("media-c");
+    node.send("{not json");
+    expect((await node.next((m) => m.type === "error")).message).toMatch(/not JSON/);
+    node.send({ type: "ack", pbx: "pbx-nope", version: "two" });
+    expect((await node.next((m) => m.type === "error")).message).toMatch(/unknown message type/);
+    node.send("x".repeat(70_000));
+    expect((await node.next((m) => m.type === "error")).message).toMatch(/too large/);
+    node.send({ type: "ack", pbx: "pbx-never-existed", version: 1 });
+    node.send({ type: "ping" });
+    await node.next((m) => m.type === "pong");
+    node.close();
+  });
+});
