@@ -141,12 +141,16 @@ async function stopAll(code) {
   process.exit(code);
 }
 
+let stopRequestedAt = 0;
 function requestStop(signal) {
+  // Ctrl+C reaches start.mjs both from the terminal and forwarded by npm: one stop, not a forced exit.
+  if (stopRequested && Date.now() - stopRequestedAt < 1_000) return;
   if (stopRequested) {
     console.error(`${signal} again: exiting without waiting.`);
     process.exit(130);
   }
   stopRequested = signal;
+  stopRequestedAt = Date.now();
   console.log(`\n${signal}: stopping…`);
   if (!starting) void stopAll(0);
 }
