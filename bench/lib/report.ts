@@ -1,0 +1,147 @@
+import { readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, platform, release } from "node:os";
+import { resolve } from "node:path";
+
+/** A limit on one statistic of a row, e.g. p99 ≤ 10 ms. */
+export interface Target {
+  stat: "p50" | "p99";
+  max: number;
+}
+
+/**
+ * One line of the benchmark table. `peer` is what the row is compared against in the same run
+ * (a floor such as a bare request, or later another implementation such as Kamailio);
+ * `ratio` is ours ÷ peer at p50.
+ */
+export interface Row {
+  name: string;
+  unit: string;
+  p50: number;
+  p99: number;
+  n: number;
+  peer: string | null;
+  peerP50: number | null;
+  peerP99: number | null;
+  ratio: number | null;
+  target: Target | null;
+  note: string;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  os: string;
+  node: string;
+  workerd: string;
+}
+
+export function machine(root: string): Machine {
+  const cpu = cpus();
+  let workerd = "unknown";
+  try {
+    const pkg = JSON.parse(readFileSync(resolve(root, "node_modules/workerd/package.json"), "utf8"));
+    workerd = String(pkg.version);
+  } catch {
+    // Reported as unknown; the numbers are still worth having.
+  }
+  return {
+    cpu: cpu[0]?.model.trim() ?? "unknown",
+    cores: cpu.length,
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    workerd,
+  };
+}
+
+export interface Verdict {
+  row: string;
+  target: string;
+  actual: number;
+  met: boolean;
+  /** How far over the target, in the row's unit; 0 when met. */
+  missBy: number;
+  /** The same as a percentage of the target; 0 when met. */
+  missByPercent: number;
+}
+
+export function verdicts(rows: readonly Row[]): Verdict[] {
+  return rows.flatMap((row) => {
+    if (!row.target) return [];
+    const actual = row[row.target.stat];
+    const over = actual - row.target.max;
+    return [
+      {
+        row: row.name,
+        target: describeTarget(row.target, row.unit),
+        actual,
+        met: over <= 0,
+        missBy: Math.max(0, over),
+        missByPercent: over > 0 ? (over / row.target.max) * 100 : 0,
+      },
+    ];
+  });
+}
+
+const describeTarget = (t: Target, unit: string) => `${t.stat} ≤ ${t.max} ${unit}`;
+const num = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(digits));
+
+export function formatTable(rows: readonly Row[]): string {
+  const header = ["row", "n", "p50", "p99", "unit", "peer", "peer p50", "peer p99", "ratio", "target"];
+  const right = new Set([1, 2, 3, 6, 7, 8]);
+  const body = rows.map((r) => [
+    r.name,
+    String(r.n),
+    num(r.p50),
+    num(r.p99),
+    r.unit,
+    r.peer ?? "—",
+    num(r.peerP50),
+    num(r.peerP99),
+    r.ratio === null ? "—" : `${r.ratio.toFixed(1)}×`,
+    r.target ? describeTarget(r.target, r.unit) : "—",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => (cells[i] as string).length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (right.has(i) ? cell.padStart(widths[i] as number) : cell.padEnd(widths[i] as number)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+export function formatMachine(m: Machine): string {
+  return `machine: ${m.cpu} × ${m.cores} cores, ${m.os}, node ${m.node}, workerd ${m.workerd}`;
+}
+
+export function formatVerdicts(list: readonly Verdict[], unitOf: (row: string) => string): string {
+  return list
+    .map((v) => {
+      const unit = unitOf(v.row);
+      return v.met
+        ? `  met     ${v.row}: ${v.target}, actual ${num(v.actual)} ${unit}`
+        : `  MISSED  ${v.row}: ${v.target}, actual ${num(v.actual)} ${unit} — over by ${num(v.missBy)} ${unit} (+${v.missByPercent.toFixed(0)}%)`;
+    })
+    .join("\n");
+}
+
+export interface Report {
+  startedAt: string;
+  durationMs: number;
+  machine: Machine;
+  method: string;
+  rows: Row[];
+  verdicts: Verdict[];
+  /** Raw samples in milliseconds, by row name, for later analysis. */
+  samples: Record<string, { ours: number[]; peer?: number[] }>;
+}
+
+/** Writes bench/results/<ISO date>.json and bench/results/latest.json; returns the dated path. */
+export async function writeReport(dir: string, report: Report): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  const dated = resolve(dir, `${report.startedAt.replace(/:/g, "-")}.json`);
+  await writeFile(dated, json);
+  await writeFile(resolve(dir, "latest.json"), json);
+  return dated;
+}

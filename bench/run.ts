@@ -1,0 +1,147 @@
+/**
+ * `npm run bench`: starts the edge Worker under workerd with a throwaway SQLite folder, measures
+ * each row with sequential keep-alive requests, prints one table and writes
+ * bench/results/<ISO date>.json and bench/results/latest.json. Exits non-zero if anything fails
+ * or the run goes over its time budget; a missed target is reported, not a failure.
+ */
+import { rmSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type RunningEdge, startEdge } from "../scripts/lib/edge.ts";
+import { ApiClient } from "./lib/http.ts";
+import {
+  formatMachine,
+  formatTable,
+  formatVerdicts,
+  machine,
+  type Report,
+  type Row,
+  verdicts,
+  writeReport,
+} from "./lib/report.ts";
+import { apply, changesDiff, configRead, configWrite, type Measured, setUp } from "./rows/edge-config.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const RESULTS = resolve(ROOT, "bench/results");
+/** The whole run, start-up included; it normally takes well under a minute. */
+const BUDGET_MS = 110_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => (port ? resolvePort(port) : reject(new Error("no free port"))));
+    });
+  });
+}
+
+/** Rejects when the run's budget is spent, so a hung start-up or request cannot stall it. */
+function overBudget(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(new Error(`bench: over the ${BUDGET_MS / 1000} s budget`));
+    if (signal.aborted) fail();
+    else signal.addEventListener("abort", fail, { once: true });
+  });
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const budget = AbortSignal.timeout(BUDGET_MS);
+  const persistDir = await mkdtemp(join(tmpdir(), "edgepbx-bench-"));
+  let starting: Promise<RunningEdge> | undefined;
+  const stopping = () => {
+    process.exitCode = 130;
+    hardExitIn(15_000);
+    void shutdown().finally(() => process.exit(130));
+  };
+  async function shutdown(): Promise<void> {
+    // Waits out a start-up in flight so that its workerd processes are stopped too.
+    const pending = starting;
+    starting = undefined;
+    const running = await pending?.catch(() => undefined);
+    if (running) await running.stop().catch((e: Error) => console.error(`bench: stopping the edge: ${e.message}`));
+    await rm(persistDir, { recursive: true, force: true }).catch(() => {});
+  }
+  // Miniflare's own SIGINT/SIGTERM hook kills workerd and exits at once; the folder still goes.
+  const removeFolder = () => rmSync(persistDir, { recursive: true, force: true });
+  process.once("exit", removeFolder);
+  process.once("SIGINT", stopping);
+  process.once("SIGTERM", stopping);
+
+  try {
+    const port = await freePort();
+    console.error(`bench: starting the edge on 127.0.0.1:${port} (SQLite in ${persistDir})`);
+    starting = startEdge({ port, persistDir });
+    const edge = await Promise.race([starting, overBudget(budget)]);
+    const api = new ApiClient(edge.url, budget);
+
+    const measured: Measured[] = await Promise.race([
+      (async () => {
+        const fixture = await setUp(api);
+        const out: Measured[] = [];
+        for (const [label, measure] of [
+          ["config read", configRead],
+          ["config write", configWrite],
+          ["apply", apply],
+          ["changes diff", changesDiff],
+        ] as const) {
+          console.error(`bench: ${label}…`);
+          out.push(await measure(fixture));
+        }
+        return out;
+      })(),
+      overBudget(budget),
+    ]);
+
+    const rows: Row[] = measured.map((m) => m.row);
+    const list = verdicts(rows);
+    const report: Report = {
+      startedAt: startedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      machine: machine(ROOT),
+      method:
+        "Sequential requests from Node fetch (undici keep-alive) to the edge Worker under workerd on 127.0.0.1, " +
+        "on-disk SQLite Durable Objects; time from before fetch() to the end of the body (performance.now()); " +
+        "nearest-rank p50/p99 of sorted samples; ratio = ours p50 ÷ peer p50.",
+      rows,
+      verdicts: list,
+      samples: Object.fromEntries(
+        measured.map((m) => [m.row.name, { ours: m.ours.map(round), ...(m.peer ? { peer: m.peer.map(round) } : {}) }]),
+      ),
+    };
+    const file = await writeReport(RESULTS, report);
+
+    console.log(formatMachine(report.machine));
+    console.log("");
+    console.log(formatTable(rows));
+    console.log("");
+    for (const r of rows) console.log(`  ${r.name}: ${r.note}`);
+    console.log("");
+    console.log("targets:");
+    console.log(formatVerdicts(list, (name) => rows.find((r) => r.name === name)?.unit ?? ""));
+    console.log("");
+    console.log(`wrote ${file} and ${join(RESULTS, "latest.json")} in ${(report.durationMs / 1000).toFixed(1)} s`);
+    return 0;
+  } catch (error) {
+    console.error(`bench failed: ${(error as Error).stack ?? error}`);
+    return 1;
+  } finally {
+    hardExitIn(15_000);
+    await shutdown();
+  }
+}
+
+/** If stopping workerd hangs, give up on it rather than on the exit code (1 unless already decided). */
+function hardExitIn(ms: number): void {
+  setTimeout(() => process.exit(process.exitCode ?? 1), ms).unref();
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+process.exitCode = await main();
