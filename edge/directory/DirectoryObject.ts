@@ -83,6 +83,7 @@ export class DirectoryObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS services (
         id TEXT PRIMARY KEY, account_id TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS services_account ON services(account_id);
+      CREATE TABLE IF NOT EXISTS dids (did TEXT PRIMARY KEY, pbx_id TEXT NOT NULL);
     `);
   }
 
@@ -422,7 +423,41 @@ export class DirectoryObject extends DurableObject<Env> {
   }
 
   deleteService(id: string): boolean {
-    return this.sql.exec("DELETE FROM services WHERE id = ?", id).rowsWritten > 0;
+    let deleted = false;
+    this.ctx.storage.transactionSync(() => {
+      deleted = this.sql.exec("DELETE FROM services WHERE id = ?", id).rowsWritten > 0;
+      this.sql.exec("DELETE FROM dids WHERE pbx_id = ?", id);
+    });
+    return deleted;
+  }
+
+  // ---- DIDs: a number rings one PBX on the whole platform ----
+
+  /** The PBX that routes a DID in its applied configuration, if any. */
+  didOwner(did: string): string | null {
+    const row = this.sql.exec("SELECT pbx_id FROM dids WHERE did = ?", did).toArray()[0];
+    return row ? (row.pbx_id as string) : null;
+  }
+
+  /**
+   * Makes `dids` exactly the numbers owned by `pbxId`, unless another PBX owns one of them:
+   * then nothing changes and the taken numbers are returned.
+   */
+  claimDids(pbxId: string, dids: string[]): { taken: string[] } {
+    const placeholders = dids.map(() => "?").join(",");
+    const taken =
+      dids.length === 0
+        ? []
+        : this.sql
+            .exec(`SELECT did FROM dids WHERE did IN (${placeholders}) AND pbx_id != ?`, ...dids, pbxId)
+            .toArray()
+            .map((r) => r.did as string);
+    if (taken.length > 0) return { taken };
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM dids WHERE pbx_id = ?", pbxId);
+      for (const did of dids) this.sql.exec("INSERT INTO dids (did, pbx_id) VALUES (?, ?)", did, pbxId);
+    });
+    return { taken: [] };
   }
 
   // ---- internals ----

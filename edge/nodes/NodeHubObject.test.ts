@@ -60,7 +60,9 @@ describe("media node hub", () => {
   it("refuses a node without the right token or with a bad id", async () => {
     expect((await connect("node-1", "wrong-token-value")).status).toBe(401);
     expect((await connect("bad id!", token)).status).toBe(400);
-    const plain = await worker.fetch(`${BASE}/api/nodes/connect?node=n1`, { headers: { authorization: `Bearer ${token}` } });
+    const plain = await worker.fetch(`${BASE}/api/nodes/connect?node=n1`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(plain.status).toBe(426);
   });
 
@@ -86,7 +88,9 @@ describe("media node hub", () => {
     node.send({ type: "ack", pbx, version: 2 });
     let acks: { nodeId: string; ackedAt: string }[] = [];
     for (let i = 0; i < 50 && acks.length === 0; i++) {
-      const history = await admin.get<{ versions: { version: number; acks: typeof acks }[] }>(`/api/pbxs/${pbx}/history`);
+      const history = await admin.get<{ versions: { version: number; acks: typeof acks }[] }>(
+        `/api/pbxs/${pbx}/history`,
+      );
       acks = history.body.versions.find((v) => v.version === 2)?.acks ?? [];
       if (acks.length === 0) await new Promise((r) => setTimeout(r, 50));
     }

@@ -376,6 +376,31 @@ describe("the guide's other configuration", () => {
     expect(settings.body.channels).toBe(10);
   });
 
+  it("a DID rings one PBX on the whole platform: another customer cannot route it", async () => {
+    const did = `+6129${Date.now().toString().slice(-7)}`;
+    const route = { did, timezone: "UTC", alertName: "Main", activity: { type: "hangup" } };
+    const a = await setup();
+    expect((await a.admin.post(`${a.base}/call-routes`, route)).status).toBe(201);
+    const b = await setup();
+    // Both drafts may hold it until one applies; the first apply wins.
+    expect((await b.admin.post(`${b.base}/call-routes`, route)).status).toBe(201);
+    expect((await a.admin.post(`${a.base}/apply`)).status).toBe(201);
+    const refused = await b.admin.post<{ errors: { field: string; message: string }[] }>(`${b.base}/apply`);
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual([
+      { field: "callRoutes[0].did", message: expect.stringMatching(/another PBX/) },
+    ]);
+    const early = await b.admin.post<{ errors: { field: string }[] }>(`${b.base}/call-routes`, {
+      ...route,
+      alertName: "Again",
+    });
+    expect(early.status).toBe(422);
+    expect(early.body.errors.map((e) => e.field)).toContain("did");
+    // Once A deletes its PBX the number is free again.
+    expect((await a.admin.delete(`/api/pbxs/${a.pbx}`)).status).toBe(204);
+    expect((await b.admin.post(`${b.base}/apply`)).status).toBe(201);
+  });
+
   it("answers unknown collections and items with 404 problem details", async () => {
     const { admin, base } = await setup();
     expect((await admin.get(`${base}/not-a-thing`)).status).toBe(404);

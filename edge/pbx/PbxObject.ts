@@ -14,7 +14,7 @@ import {
   validatePbxConfig,
 } from "../../shared/index.ts";
 import { randomId } from "../crypto/password.ts";
-import { type Env, nodeHub } from "../env.ts";
+import { directory, type Env, nodeHub } from "../env.ts";
 import { type FieldError, toFieldPath } from "../http/problem.ts";
 import { convertAddons, convertEntity, convertSettings, editableView, mergePatch, type Section } from "./entities.ts";
 
@@ -72,6 +72,7 @@ export type ApplyResult =
   | { ok: false; error: "invalid"; errors: FieldError[] };
 
 const DRAFT_PREFIX = "d";
+const DID_TAKEN = "is already routed by another PBX on this platform";
 
 export class PbxObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -284,6 +285,13 @@ export class PbxObject extends DurableObject<Env> {
       }
     }
 
+    if (section === "call-routes" && stored !== null) {
+      const did = (stored as { did: string }).did;
+      const owner = await directory(this.env).didOwner(did);
+      if (owner !== null && owner !== this.meta("pbx_id"))
+        return { ok: false, error: "invalid", errors: [{ field: "did", message: DID_TAKEN }] };
+    }
+
     const issues = validatePbxConfig(next);
     if (issues.length > 0) {
       const ownIndex = singleton ? -1 : index >= 0 ? index : list.length;
@@ -382,6 +390,13 @@ export class PbxObject extends DurableObject<Env> {
 
   /** Apply PBX Changes: the draft becomes the next version, all at once or not at all. */
   async apply(actor: Actor, note: string | null, ifMatch: string | null): Promise<ApplyResult> {
+    // One apply at a time: the DID claim awaits the directory, and nothing may interleave.
+    const result = await this.ctx.blockConcurrencyWhile(() => this.applyNow(actor, note, ifMatch));
+    if (result.ok) await this.publish();
+    return result;
+  }
+
+  private async applyNow(actor: Actor, note: string | null, ifMatch: string | null): Promise<ApplyResult> {
     const { config, revision } = this.draft();
     if (ifMatch && ifMatch !== "*" && ifMatch !== draftEtag(revision))
       return { ok: false, error: "stale", etag: draftEtag(revision) };
@@ -394,22 +409,42 @@ export class PbxObject extends DurableObject<Env> {
         : parsed.error.issues.map((i) => ({ field: toFieldPath(i.path as (string | number)[]), message: i.message }));
       return { ok: false, error: "invalid", errors };
     }
-    const result = this.commitVersion(parsed.data, actor, note, null);
-    await this.publish();
-    return result;
+    const claimed = await this.claimDids(parsed.data);
+    if (claimed) return claimed;
+    return this.commitVersion(parsed.data, actor, note, null);
   }
 
   /** Makes an earlier version current again, as a new version. */
   async revert(version: number, actor: Actor, discardPending: boolean): Promise<ApplyResult> {
+    const result = await this.ctx.blockConcurrencyWhile(() => this.revertNow(version, actor, discardPending));
+    if (result.ok) await this.publish();
+    return result;
+  }
+
+  private async revertNow(version: number, actor: Actor, discardPending: boolean): Promise<ApplyResult> {
     const row = this.versionRow(version);
     if (!row) return { ok: false, error: "notFound" };
     const { config } = this.draft();
     if (this.hasPendingChanges(config) && !discardPending) return { ok: false, error: "pendingChanges" };
     const target = PbxConfig.parse(JSON.parse(row.config as string));
     if (canonicalJson(target) === canonicalJson(this.appliedConfig())) return { ok: false, error: "nothingToApply" };
-    const result = this.commitVersion(target, actor, `Reverted to version ${version}`, version);
-    await this.publish();
-    return result;
+    const claimed = await this.claimDids(target);
+    if (claimed) return claimed;
+    return this.commitVersion(target, actor, `Reverted to version ${version}`, version);
+  }
+
+  /** Registers the config's DIDs as this PBX's on the platform; a refusal names the taken routes. */
+  private async claimDids(config: PbxConfig): Promise<(ApplyResult & { ok: false }) | null> {
+    const pbxId = this.meta("pbx_id") ?? "";
+    const { taken } = await directory(this.env).claimDids(
+      pbxId,
+      config.callRoutes.map((r) => r.did),
+    );
+    if (taken.length === 0) return null;
+    const errors = config.callRoutes.flatMap((r, i) =>
+      taken.includes(r.did) ? [{ field: `callRoutes[${i}].did`, message: DID_TAKEN }] : [],
+    );
+    return { ok: false, error: "invalid", errors };
   }
 
   private commitVersion(
