@@ -51,7 +51,8 @@ export interface TokenRecord {
 
 const SESSION_TTL_MS = 12 * 3600_000;
 const RECOVERY_TTL_MS = 3600_000;
-export const LOGIN_MAX_FAILURES = 5;
+/** Failures allowed per login name, and per client address (many names from one place). */
+export const LOGIN_MAX_FAILURES = { email: 5, address: 30 } as const;
 export const LOGIN_LOCK_MS = 15 * 60_000;
 
 type Row = Record<string, SqlStorageValue>;
@@ -356,13 +357,14 @@ export class DirectoryObject extends DurableObject<Env> {
     return row ? Math.max(0, (row.locked_until as number) - Date.now()) : 0;
   }
 
-  /** Counts a failure; the fifth within the window locks the key for LOGIN_LOCK_MS. Returns the lock left. */
+  /** Counts a failure; the last one allowed within the window locks the key for LOGIN_LOCK_MS. Returns the lock left. */
   recordLoginFailure(key: string): number {
+    const limit = key.startsWith("address:") ? LOGIN_MAX_FAILURES.address : LOGIN_MAX_FAILURES.email;
     const now = Date.now();
     const row = this.sql.exec("SELECT * FROM login_failures WHERE key = ?", key).toArray()[0];
     const fresh = !row || now - (row.first_at as number) > LOGIN_LOCK_MS;
     const count = fresh ? 1 : (row.count as number) + 1;
-    const lockedUntil = count >= LOGIN_MAX_FAILURES ? now + LOGIN_LOCK_MS : 0;
+    const lockedUntil = count >= limit ? now + LOGIN_LOCK_MS : 0;
     this.sql.exec(
       "INSERT OR REPLACE INTO login_failures (key, count, first_at, locked_until) VALUES (?, ?, ?, ?)",
       key,
@@ -537,7 +539,12 @@ function toService(row: Row): ServiceRecord {
   };
 }
 
-/** Failed logins are counted per login name, so one address cannot lock out a whole office. */
+/** Failed logins are counted per login name… */
 export function loginThrottleKey(email: string): string {
   return `email:${email.toLowerCase()}`;
+}
+
+/** …and per client address, with a higher limit so one office behind NAT is not locked out by one typo-prone user. */
+export function addressThrottleKey(address: string): string {
+  return `address:${address}`;
 }

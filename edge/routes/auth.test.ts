@@ -88,6 +88,24 @@ describe("register, login, logout", () => {
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(800);
   });
 
+  it("throttles one address trying many logins, without locking out other addresses", async () => {
+    const admin = await ApiClient.registered();
+    const attacker = new ApiClient();
+    attacker.address = "203.0.113.77";
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      statuses.push(
+        (await attacker.post("/api/auth/login", { email: uniqueEmail("spray"), password: "guess guess guess" })).status,
+      );
+    }
+    expect(statuses.slice(0, 29).every((s) => s === 401)).toBe(true);
+    expect(statuses[29]).toBe(429);
+    expect((await attacker.post("/api/auth/login", { email: admin.email, password: PASSWORD })).status).toBe(429);
+    expect((await new ApiClient().post("/api/auth/login", { email: admin.email, password: PASSWORD })).status).toBe(
+      200,
+    );
+  });
+
   it("answers an unknown email exactly like a wrong password", async () => {
     const res = await new ApiClient().post("/api/auth/login", { email: uniqueEmail("ghost"), password: PASSWORD });
     expect(res.status).toBe(401);

@@ -3,7 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { LoginInput, RecoverInput, RegisterInput, ResetInput } from "../../shared/accounts/schema.ts";
 import type { AppEnv } from "../app-env.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "../crypto/password.ts";
-import { loginThrottleKey } from "../directory/DirectoryObject.ts";
+import { addressThrottleKey, loginThrottleKey } from "../directory/DirectoryObject.ts";
 import { directory } from "../env.ts";
 import { Problem, parseBody, problems } from "../http/problem.ts";
 import { recoveryMail, sendMail } from "../mail/mailer.ts";
@@ -29,13 +29,14 @@ authRoutes.post("/login", async (c) => {
   const { email, password } = parseBody(LoginInput, await c.req.json().catch(() => null));
   const dir = directory(c.env);
   const key = loginThrottleKey(email);
-  const locked = await dir.lockedFor(key);
+  const address = addressThrottleKey(c.req.header("cf-connecting-ip") ?? "local");
+  const locked = Math.max(await dir.lockedFor(key), await dir.lockedFor(address));
   if (locked > 0) throw problems.tooManyRequests(Math.ceil(locked / 1000));
   const found = await dir.loginLookup(email);
   // Verify against a dummy hash for unknown users so the answer takes as long either way.
   const ok = await verifyPassword(password, found?.passwordHash ?? DUMMY_PASSWORD_HASH);
   if (!found || !ok) {
-    const lock = await dir.recordLoginFailure(key);
+    const lock = Math.max(await dir.recordLoginFailure(key), await dir.recordLoginFailure(address));
     if (lock > 0) throw problems.tooManyRequests(Math.ceil(lock / 1000));
     throw new Problem(401, "bad-credentials", "Login failed", "The email or password is wrong.");
   }
