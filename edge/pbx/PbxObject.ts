@@ -136,7 +136,7 @@ export class PbxObject extends DurableObject<Env> {
     const row = this.versionRow(version);
     if (!row) return null;
     return {
-      config: redactConfig(PbxConfig.parse(JSON.parse(row.config as string))),
+      config: redactConfig(storedConfig(row.config)),
       version: row.version as number,
       appliedAt: row.applied_at as string,
     };
@@ -147,7 +147,7 @@ export class PbxObject extends DurableObject<Env> {
     const row = this.versionRow();
     const pbxId = this.meta("pbx_id");
     if (!row || !pbxId) return null;
-    return { pbxId, version: row.version as number, config: JSON.parse(row.config as string) };
+    return { pbxId, version: row.version as number, config: storedConfig(row.config) };
   }
 
   listEntities(section: CollectionName): { items: unknown[]; etag: string } {
@@ -212,9 +212,9 @@ export class PbxObject extends DurableObject<Env> {
     const summary = this.history().find((v) => v.version === version);
     const row = this.versionRow(version);
     if (!summary || !row) return null;
-    const config = PbxConfig.parse(JSON.parse(row.config as string));
+    const config = storedConfig(row.config);
     const previousRow = this.versionRow(version - 1);
-    const previous = previousRow ? PbxConfig.parse(JSON.parse(previousRow.config as string)) : config;
+    const previous = previousRow ? storedConfig(previousRow.config) : config;
     return {
       version: summary,
       config: redactConfig(config),
@@ -513,13 +513,13 @@ export class PbxObject extends DurableObject<Env> {
   private draft(): { config: PbxConfig; revision: number } {
     const row = this.sql.exec("SELECT config, revision FROM draft WHERE id = 1").toArray()[0];
     if (!row) throw new Error("PBX is not initialised");
-    return { config: JSON.parse(row.config as string) as PbxConfig, revision: row.revision as number };
+    return { config: storedConfig(row.config), revision: row.revision as number };
   }
 
   private appliedConfig(): PbxConfig {
     const row = this.versionRow();
     if (!row) throw new Error("PBX is not initialised");
-    return JSON.parse(row.config as string) as PbxConfig;
+    return storedConfig(row.config);
   }
 
   private hasPendingChanges(draft: PbxConfig): boolean {
@@ -555,6 +555,11 @@ export class PbxObject extends DurableObject<Env> {
     const row = this.sql.exec("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
     return row ? (row.value as string) : null;
   }
+}
+
+/** A configuration read back from storage: it was fully validated when it was written. */
+function storedConfig(text: SqlStorageValue | undefined): PbxConfig {
+  return JSON.parse(text as string) as PbxConfig;
 }
 
 export function draftEtag(revision: number): string {
