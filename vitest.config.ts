@@ -10,6 +10,7 @@ export default defineConfig({
       miniflare: {
         bindings: {
           SMTP_PORT: String(inject("smtpPort")),
+          MEDIA_NODE_TOKEN: "test-media-node-token",
           INBOX_URL: `http://127.0.0.1:${inject("inboxPort")}/messages`,
         },
       },

@@ -13,7 +13,8 @@ export interface Env {
   MAIL_FROM: string;
   PORTAL_URL: string;
   SIP_DOMAIN_SUFFIX: string;
-  MEDIA_NODE_TOKEN: string;
+  /** Secret; when unset, no media node can connect. */
+  MEDIA_NODE_TOKEN?: string;
 }
 
 export function directory(env: Env) {

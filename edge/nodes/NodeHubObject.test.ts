@@ -4,7 +4,7 @@ import type { PbxConfig } from "../../shared/index.ts";
 import type { Env } from "../env.ts";
 import { ApiClient, BASE, worker } from "../test-support/api-client.ts";
 
-const token = (env as unknown as Env).MEDIA_NODE_TOKEN;
+const token = (env as unknown as Env).MEDIA_NODE_TOKEN ?? "";
 
 type HubMessage = { type: string; pbx?: string; version?: number; config?: PbxConfig; message?: string; pbxs?: number };
 
@@ -58,6 +58,7 @@ function connect(nodeId: string, bearer: string): Promise<Response> {
 
 describe("media node hub", () => {
   it("refuses a node without the right token or with a bad id", async () => {
+    expect(token).toBe("test-media-node-token");
     expect((await connect("node-1", "wrong-token-value")).status).toBe(401);
     expect((await connect("bad id!", token)).status).toBe(400);
     const plain = await worker.fetch(`${BASE}/api/nodes/connect?node=n1`, {

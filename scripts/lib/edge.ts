@@ -29,8 +29,9 @@ export async function startEdge(options: EdgeOptions = {}): Promise<RunningEdge>
   const { unstable_startWorker } = await import("wrangler");
   const root = resolve(import.meta.dirname, "../..");
   const port = options.port ?? 8787;
+  const vars = { MEDIA_NODE_TOKEN: devMediaNodeToken(), ...options.vars };
   const bindings = Object.fromEntries(
-    Object.entries(options.vars ?? {}).map(([k, v]) => [k, { type: "plain_text" as const, value: v }]),
+    Object.entries(vars).map(([k, v]) => [k, { type: "plain_text" as const, value: v }]),
   );
   const worker = await unstable_startWorker({
     config: resolve(root, "wrangler.toml"),
@@ -46,4 +47,9 @@ export async function startEdge(options: EdgeOptions = {}): Promise<RunningEdge>
   await worker.ready;
   const url = (await worker.url).toString().replace(/\/$/, "");
   return { url, stop: () => worker.dispose() };
+}
+
+/** The node token for local runs: $MEDIA_NODE_TOKEN, or a fixed dev value (never used in production). */
+export function devMediaNodeToken(): string {
+  return process.env.MEDIA_NODE_TOKEN ?? "dev-media-node-token";
 }
