@@ -6,10 +6,10 @@
  */
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type RunningEdge, startEdge } from "../scripts/lib/edge.ts";
+import { freePort } from "../scripts/lib/net.ts";
 import { ApiClient } from "./lib/http.ts";
 import {
   formatMachine,
@@ -27,18 +27,6 @@ const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = resolve(ROOT, "bench/results");
 /** The whole run, start-up included; it normally takes well under a minute. */
 const BUDGET_MS = 110_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolvePort(port) : reject(new Error("no free port"))));
-    });
-  });
-}
 
 /** Rejects when the run's budget is spent, so a hung start-up or request cannot stall it. */
 function overBudget(signal: AbortSignal): Promise<never> {

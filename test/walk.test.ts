@@ -7,11 +7,11 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
+import { freePort } from "../scripts/lib/net.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const run = promisify(execFile);
@@ -26,17 +26,6 @@ const stacks: Stack[] = [];
 let dataDir = "";
 let port = 0;
 let base = "";
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? ok(address.port) : fail(new Error("no port"))));
-    });
-  });
-}
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined) {
   const deadline = Date.now() + timeoutMs;

@@ -249,6 +249,36 @@ describe("View PBX Changes: pending diff, apply, history", () => {
     expect((await admin.post(`${base}/revert`, { version: 99 })).status).toBe(404);
   });
 
+  it("takes a whole configuration back as read (redacted secrets kept), and refuses placeholders with nothing behind", async () => {
+    const { admin, pbx, base } = await setup();
+    await admin.post(`${base}/extensions`, { number: "100", name: "Alice", voicemail: { enabled: true, pin: "2468" } });
+    const before = (await storedDraft(pbx)).extensions[0];
+    const read = await admin.get<{ config: PbxConfig }>(`${base}/config`);
+    const edited = structuredClone(read.body.config);
+    if (edited.extensions[0]) edited.extensions[0].name = "Alice Bulk";
+    edited.settings.sipDomain = "hijack.example.com";
+    const put = await admin.put(`${base}/config`, { config: edited }, { "if-match": read.headers.get("etag") ?? "" });
+    expect(put.status).toBe(204);
+    const after = (await storedDraft(pbx)).extensions[0];
+    expect(after?.name).toBe("Alice Bulk");
+    expect(after?.sip).toEqual(before?.sip);
+    expect(after?.voicemail.pinHash).toBe(before?.voicemail.pinHash);
+    expect((await storedDraft(pbx)).settings.sipDomain).toBe(`${pbx}.pbx.edgepbx.local`);
+
+    const stale = await admin.put(`${base}/config`, { config: edited }, { "if-match": read.headers.get("etag") ?? "" });
+    expect(stale.status).toBe(409);
+    const copy = structuredClone(edited);
+    const first = copy.extensions[0];
+    if (first)
+      copy.extensions.push({ ...first, id: "ext_newcopy1", number: "101", sip: { ...first.sip, username: "101" } });
+    const refused = await admin.put<{ errors: { field: string }[] }>(`${base}/config`, { config: copy });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors.map((e) => e.field)).toEqual([
+      "extensions[1].sipPassword",
+      "extensions[1].voicemail.pin",
+    ]);
+  });
+
   it("discards pending changes on request", async () => {
     const { admin, base } = await setup();
     await admin.post(`${base}/extensions`, { number: "100", name: "Alice" });

@@ -11,12 +11,21 @@ import {
   emptyConfig,
   PbxConfig,
   redactConfig,
+  restoreSecrets,
   validatePbxConfig,
 } from "../../shared/index.ts";
 import { randomId } from "../crypto/password.ts";
 import { directory, type Env, nodeHub } from "../env.ts";
-import { type FieldError, toFieldPath } from "../http/problem.ts";
-import { convertAddons, convertEntity, convertSettings, editableView, mergePatch, type Section } from "./entities.ts";
+import { type FieldError, toFieldPath, zodFieldErrors } from "../http/problem.ts";
+import {
+  convertAddons,
+  convertEntity,
+  convertSettings,
+  editableView,
+  isPlainObject,
+  mergePatch,
+  type Section,
+} from "./entities.ts";
 
 /**
  * One PBX: its draft configuration, the numbered applied versions and the changeset engine
@@ -308,20 +317,13 @@ export class PbxObject extends DurableObject<Env> {
     const label = labelFor(section, (stored ?? existing) as object);
     const now = new Date().toISOString();
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec(
-        "UPDATE draft SET config = ?, revision = revision + 1, updated_at = ? WHERE id = 1",
-        JSON.stringify(next),
-        now,
-      );
-      this.sql.exec(
-        "INSERT INTO pending (at, actor, section, entity_id, action, label) VALUES (?, ?, ?, ?, ?, ?)",
-        now,
-        request.actor.email,
+      this.writeDraft(next, now);
+      this.logPending(now, request.actor, {
         section,
-        singleton ? null : (stored?.id ?? request.id ?? null),
-        action === "create" ? "create" : action === "delete" ? "delete" : "update",
+        entityId: singleton ? null : (stored?.id ?? request.id ?? null),
+        action: action === "create" ? "create" : action === "delete" ? "delete" : "update",
         label,
-      );
+      });
     });
     const shown = stored === null ? null : this.getEntity(section, stored.id);
     return {
@@ -338,36 +340,31 @@ export class PbxObject extends DurableObject<Env> {
     const { revision, config: current } = this.draft();
     if (ifMatch && ifMatch !== "*" && ifMatch !== draftEtag(revision))
       return { ok: false, error: "stale", etag: draftEtag(revision), current: null };
-    const parsed = PbxConfig.safeParse(config);
-    if (!parsed.success)
+    // The SIP domain is the digest realm of every stored HA1: it never changes.
+    const withDomain = isPlainObject(config)
+      ? { ...config, settings: { ...(config.settings as object), sipDomain: current.settings.sipDomain } }
+      : config;
+    const parsed = PbxConfig.safeParse(withDomain);
+    if (!parsed.success) return { ok: false, error: "invalid", errors: zodFieldErrors(parsed.error) };
+    // A client sends back what it read: redacted secrets mean "keep the stored one".
+    const restored = restoreSecrets(parsed.data, current);
+    if (restored.missing.length > 0)
       return {
         ok: false,
         error: "invalid",
-        errors: parsed.error.issues.map((i) => ({
-          field: toFieldPath(i.path as (string | number)[]),
-          message: i.message,
-        })),
+        errors: restored.missing.map((path) => ({ field: toFieldPath(path), message: "set a new secret here" })),
       };
-    const next = { ...parsed.data, settings: { ...parsed.data.settings, sipDomain: current.settings.sipDomain } };
-    const issues = validatePbxConfig(next);
-    if (issues.length > 0)
-      return {
-        ok: false,
-        error: "invalid",
-        errors: issues.map((i) => ({ field: toFieldPath(i.path), message: i.message })),
-      };
+    const checked = checkConfig(restored.config);
+    if (!checked.ok) return { ok: false, error: "invalid", errors: checked.errors };
     const now = new Date().toISOString();
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec(
-        "UPDATE draft SET config = ?, revision = revision + 1, updated_at = ? WHERE id = 1",
-        JSON.stringify(next),
-        now,
-      );
-      this.sql.exec(
-        "INSERT INTO pending (at, actor, section, entity_id, action, label) VALUES (?, ?, 'config', NULL, 'update', 'whole configuration')",
-        now,
-        actor.email,
-      );
+      this.writeDraft(checked.config, now);
+      this.logPending(now, actor, {
+        section: "config",
+        entityId: null,
+        action: "update",
+        label: "whole configuration",
+      });
     });
     return { ok: true, entity: null, etag: draftEtag(revision + 1), draftEtag: draftEtag(revision + 1), secrets: {} };
   }
@@ -376,11 +373,7 @@ export class PbxObject extends DurableObject<Env> {
   discard(): { etag: string } {
     const { revision } = this.draft();
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec(
-        "UPDATE draft SET config = ?, revision = revision + 1, updated_at = ? WHERE id = 1",
-        JSON.stringify(this.appliedConfig()),
-        new Date().toISOString(),
-      );
+      this.writeDraft(this.appliedConfig(), new Date().toISOString());
       this.sql.exec("DELETE FROM pending");
     });
     return { etag: draftEtag(revision + 1) };
@@ -401,17 +394,11 @@ export class PbxObject extends DurableObject<Env> {
     if (ifMatch && ifMatch !== "*" && ifMatch !== draftEtag(revision))
       return { ok: false, error: "stale", etag: draftEtag(revision) };
     if (!this.hasPendingChanges(config)) return { ok: false, error: "nothingToApply" };
-    const parsed = PbxConfig.safeParse(config);
-    const issues = parsed.success ? validatePbxConfig(parsed.data) : [];
-    if (!parsed.success || issues.length > 0) {
-      const errors = parsed.success
-        ? issues.map((i) => ({ field: toFieldPath(i.path), message: i.message }))
-        : parsed.error.issues.map((i) => ({ field: toFieldPath(i.path as (string | number)[]), message: i.message }));
-      return { ok: false, error: "invalid", errors };
-    }
-    const claimed = await this.claimDids(parsed.data);
+    const checked = checkConfig(config);
+    if (!checked.ok) return { ok: false, error: "invalid", errors: checked.errors };
+    const claimed = await this.claimDids(checked.config);
     if (claimed) return claimed;
-    return this.commitVersion(parsed.data, actor, note, null);
+    return this.commitVersion(checked.config, actor, note, null);
   }
 
   /** Makes an earlier version current again, as a new version. */
@@ -470,11 +457,7 @@ export class PbxObject extends DurableObject<Env> {
         JSON.stringify(summary),
         JSON.stringify(revertOf === null ? changes : []),
       );
-      this.sql.exec(
-        "UPDATE draft SET config = ?, revision = revision + 1, updated_at = ? WHERE id = 1",
-        JSON.stringify(config),
-        appliedAt,
-      );
+      this.writeDraft(config, appliedAt);
       this.sql.exec("DELETE FROM pending");
     });
     return { ok: true, version, appliedAt, summary };
@@ -509,6 +492,28 @@ export class PbxObject extends DurableObject<Env> {
   }
 
   // ---- internals ----
+
+  /** Stores a new draft and bumps its revision (call inside a transaction). */
+  private writeDraft(config: PbxConfig, at: string): void {
+    this.sql.exec(
+      "UPDATE draft SET config = ?, revision = revision + 1, updated_at = ? WHERE id = 1",
+      JSON.stringify(config),
+      at,
+    );
+  }
+
+  /** Adds an entry to the pending-changes log (call inside a transaction). */
+  private logPending(at: string, actor: Actor, change: Omit<PendingChange, "seq" | "at" | "actor">): void {
+    this.sql.exec(
+      "INSERT INTO pending (at, actor, section, entity_id, action, label) VALUES (?, ?, ?, ?, ?, ?)",
+      at,
+      actor.email,
+      change.section,
+      change.entityId,
+      change.action,
+      change.label,
+    );
+  }
 
   private draft(): { config: PbxConfig; revision: number } {
     const row = this.sql.exec("SELECT config, revision FROM draft WHERE id = 1").toArray()[0];
@@ -555,6 +560,16 @@ export class PbxObject extends DurableObject<Env> {
     const row = this.sql.exec("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
     return row ? (row.value as string) : null;
   }
+}
+
+/** A whole configuration checked against the schema and the cross-entity rules. */
+function checkConfig(candidate: unknown): { ok: true; config: PbxConfig } | { ok: false; errors: FieldError[] } {
+  const parsed = PbxConfig.safeParse(candidate);
+  if (!parsed.success) return { ok: false, errors: zodFieldErrors(parsed.error) };
+  const issues = validatePbxConfig(parsed.data);
+  if (issues.length > 0)
+    return { ok: false, errors: issues.map((i) => ({ field: toFieldPath(i.path), message: i.message })) };
+  return { ok: true, config: parsed.data };
 }
 
 /** A configuration read back from storage: it was fully validated when it was written. */

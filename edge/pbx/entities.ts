@@ -65,7 +65,7 @@ export function mergePatch(base: unknown, patch: unknown): unknown {
   return out;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
