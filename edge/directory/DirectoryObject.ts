@@ -51,8 +51,13 @@ export interface TokenRecord {
 
 const SESSION_TTL_MS = 12 * 3600_000;
 const RECOVERY_TTL_MS = 3600_000;
-/** Failures allowed per login name, and per client address (many names from one place). */
-export const LOGIN_MAX_FAILURES = { email: 5, address: 30 } as const;
+/**
+ * Attempts allowed per window before a key is locked for LOGIN_LOCK_MS: failed logins per login
+ * name, failed logins per client address (higher, so one office behind NAT is not locked out by one
+ * person), and recovery mails per address (so nobody can flood a mailbox).
+ */
+export const ATTEMPT_LIMITS = { email: 5, address: 30, recover: 3 } as const;
+export type AttemptKind = keyof typeof ATTEMPT_LIMITS;
 export const LOGIN_LOCK_MS = 15 * 60_000;
 
 type Row = Record<string, SqlStorageValue>;
@@ -344,12 +349,12 @@ export class DirectoryObject extends DurableObject<Env> {
         userId,
       );
       this.sql.exec("DELETE FROM sessions WHERE user_id = ?", userId);
-      this.sql.exec("DELETE FROM login_failures WHERE key = ?", loginThrottleKey(email));
+      this.sql.exec("DELETE FROM login_failures WHERE key = ?", attemptKey("email", email));
     });
     return this.getUser(userId) ?? { error: "invalid" };
   }
 
-  // ---- login throttling ----
+  // ---- throttling: failed logins, recovery mails ----
 
   /** Milliseconds until `key` may try again; 0 when it may. */
   lockedFor(key: string): number {
@@ -357,9 +362,9 @@ export class DirectoryObject extends DurableObject<Env> {
     return row ? Math.max(0, (row.locked_until as number) - Date.now()) : 0;
   }
 
-  /** Counts a failure; the last one allowed within the window locks the key for LOGIN_LOCK_MS. Returns the lock left. */
-  recordLoginFailure(key: string): number {
-    const limit = key.startsWith("address:") ? LOGIN_MAX_FAILURES.address : LOGIN_MAX_FAILURES.email;
+  /** Counts an attempt; the last one allowed within the window locks the key for LOGIN_LOCK_MS. Returns the lock left. */
+  recordAttempt(key: string): number {
+    const limit = ATTEMPT_LIMITS[key.slice(0, key.indexOf(":")) as AttemptKind] ?? 1;
     const now = Date.now();
     const row = this.sql.exec("SELECT * FROM login_failures WHERE key = ?", key).toArray()[0];
     const fresh = !row || now - (row.first_at as number) > LOGIN_LOCK_MS;
@@ -375,7 +380,7 @@ export class DirectoryObject extends DurableObject<Env> {
     return Math.max(0, lockedUntil - now);
   }
 
-  clearLoginFailures(key: string): void {
+  clearAttempts(key: string): void {
     this.sql.exec("DELETE FROM login_failures WHERE key = ?", key);
   }
 
@@ -424,13 +429,23 @@ export class DirectoryObject extends DurableObject<Env> {
     return this.getService(id);
   }
 
+  /** Deletes a service, its DIDs and every user's grant to it. */
   deleteService(id: string): boolean {
-    let deleted = false;
+    const service = this.getService(id);
+    if (!service) return false;
     this.ctx.storage.transactionSync(() => {
-      deleted = this.sql.exec("DELETE FROM services WHERE id = ?", id).rowsWritten > 0;
+      this.sql.exec("DELETE FROM services WHERE id = ?", id);
       this.sql.exec("DELETE FROM dids WHERE pbx_id = ?", id);
+      for (const user of this.listUsers(service.accountId)) {
+        if (user.services.includes(id))
+          this.sql.exec(
+            "UPDATE users SET services = ? WHERE id = ?",
+            JSON.stringify(user.services.filter((s) => s !== id)),
+            user.id,
+          );
+      }
     });
-    return deleted;
+    return true;
   }
 
   // ---- DIDs: a number rings one PBX on the whole platform ----
@@ -539,12 +554,7 @@ function toService(row: Row): ServiceRecord {
   };
 }
 
-/** Failed logins are counted per login name… */
-export function loginThrottleKey(email: string): string {
-  return `email:${email.toLowerCase()}`;
-}
-
-/** …and per client address, with a higher limit so one office behind NAT is not locked out by one typo-prone user. */
-export function addressThrottleKey(address: string): string {
-  return `address:${address}`;
+/** The throttle key of one login name, client address or recovery mailbox. */
+export function attemptKey(kind: AttemptKind, value: string): string {
+  return `${kind}:${value.toLowerCase()}`;
 }

@@ -155,6 +155,15 @@ describe("password recovery over SMTP", () => {
     expect(res.body.detail).toMatch(/expired/);
   });
 
+  it("sends at most three recovery mails per mailbox in 15 minutes, answering the same way", async () => {
+    const admin = await ApiClient.registered();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await new ApiClient().post("/api/auth/recover", { email: admin.email })).status);
+    expect(statuses).toEqual([202, 202, 202, 202, 202]);
+    expect((await receivedMail()).filter((m) => m.to.includes(admin.email))).toHaveLength(3);
+  });
+
   it("gives the same answer for an address without a login and sends nothing", async () => {
     const ghost = uniqueEmail("ghost");
     const res = await new ApiClient().post("/api/auth/recover", { email: ghost });

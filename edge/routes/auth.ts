@@ -3,7 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { LoginInput, RecoverInput, RegisterInput, ResetInput } from "../../shared/accounts/schema.ts";
 import type { AppEnv } from "../app-env.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "../crypto/password.ts";
-import { addressThrottleKey, loginThrottleKey } from "../directory/DirectoryObject.ts";
+import { attemptKey } from "../directory/DirectoryObject.ts";
 import { directory } from "../env.ts";
 import { Problem, parseBody, problems } from "../http/problem.ts";
 import { recoveryMail, sendMail } from "../mail/mailer.ts";
@@ -28,15 +28,15 @@ authRoutes.post("/register", async (c) => {
 authRoutes.post("/login", async (c) => {
   const { email, password } = parseBody(LoginInput, await c.req.json().catch(() => null));
   const dir = directory(c.env);
-  const key = loginThrottleKey(email);
-  const address = addressThrottleKey(c.req.header("cf-connecting-ip") ?? "local");
+  const key = attemptKey("email", email);
+  const address = attemptKey("address", c.req.header("cf-connecting-ip") ?? "local");
   const locked = Math.max(await dir.lockedFor(key), await dir.lockedFor(address));
   if (locked > 0) throw problems.tooManyRequests(Math.ceil(locked / 1000));
   const found = await dir.loginLookup(email);
   // Verify against a dummy hash for unknown users so the answer takes as long either way.
   const ok = await verifyPassword(password, found?.passwordHash ?? DUMMY_PASSWORD_HASH);
   if (!found || !ok) {
-    const lock = Math.max(await dir.recordLoginFailure(key), await dir.recordLoginFailure(address));
+    const lock = Math.max(await dir.recordAttempt(key), await dir.recordAttempt(address));
     if (lock > 0) throw problems.tooManyRequests(Math.ceil(lock / 1000));
     throw new Problem(401, "bad-credentials", "Login failed", "The email or password is wrong.");
   }
@@ -44,7 +44,7 @@ authRoutes.post("/login", async (c) => {
     throw new Problem(403, "inactive", "User inactive", "This portal user is inactive. Ask your administrator.");
   if (found.user.role === "apiUser")
     throw new Problem(403, "api-user", "API users use tokens", "API users authenticate with an API token (Bearer).");
-  await dir.clearLoginFailures(key);
+  await dir.clearAttempts(key);
   const session = await dir.createSession(found.user.id);
   startSession(c, session.token, session.expiresAt);
   return c.json({ user: found.user, csrfToken: session.csrf, expiresAt: new Date(session.expiresAt).toISOString() });
@@ -59,7 +59,11 @@ authRoutes.post("/logout", async (c) => {
 
 authRoutes.post("/recover", async (c) => {
   const { email } = parseBody(RecoverInput, await c.req.json().catch(() => null));
-  const recovery = await directory(c.env).createRecovery(email);
+  const dir = directory(c.env);
+  // A few mails per mailbox per window; beyond that the answer is the same but nothing is sent.
+  const flooded = (await dir.lockedFor(attemptKey("recover", email))) > 0;
+  const recovery = flooded ? null : await dir.createRecovery(email);
+  if (!flooded) await dir.recordAttempt(attemptKey("recover", email));
   if (recovery) {
     try {
       await sendMail(c.env, recoveryMail(c.env.PORTAL_URL, recovery.user.email, recovery.token));
