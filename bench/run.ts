@@ -82,6 +82,7 @@ async function main(): Promise<number> {
           console.error(`bench: ${label}…`);
           out.push(await measure(fixture));
         }
+        api.close();
         return out;
       })(),
       overBudget(budget),
@@ -94,8 +95,9 @@ async function main(): Promise<number> {
       durationMs: Math.round(performance.now() - started),
       machine: machine(ROOT),
       method:
-        "Sequential requests from Node fetch (undici keep-alive) to the edge Worker under workerd on 127.0.0.1, " +
-        "on-disk SQLite Durable Objects; time from before fetch() to the end of the body (performance.now()); " +
+        "Sequential requests from node:http (one keep-alive connection) to the edge Worker under workerd " +
+        "(Miniflare, no dev proxy) on 127.0.0.1, on-disk SQLite Durable Objects; time from writing the request " +
+        "to the end of the body (performance.now()); " +
         "nearest-rank p50/p99 of sorted samples; ratio = ours p50 ÷ peer p50.",
       rows,
       verdicts: list,

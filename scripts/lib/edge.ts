@@ -1,4 +1,10 @@
-import { resolve } from "node:path";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+const ROOT = resolve(import.meta.dirname, "../..");
 
 /** Keeps wrangler off the network: no metrics, no `cf` object lookup, no update check. */
 export function offlineWranglerEnv(): void {
@@ -9,7 +15,7 @@ export function offlineWranglerEnv(): void {
 
 export interface EdgeOptions {
   port?: number;
-  /** Folder for Durable Object state (SQLite files under v3/do/…). */
+  /** Folder for Durable Object state; SQLite files go under v3/do/ as with `wrangler dev --persist-to`. */
   persistDir?: string;
   /** Overrides of wrangler.toml [vars], e.g. SMTP_PORT. */
   vars?: Record<string, string>;
@@ -21,32 +27,53 @@ export interface RunningEdge {
 }
 
 /**
- * Runs the edge Worker in this Node process under workerd (wrangler's startWorker): the same
- * bundle, Durable Objects and on-disk SQLite persistence as `wrangler dev`, ready in about a second.
+ * Runs the edge Worker under workerd, in this Node process: wrangler bundles it exactly as
+ * `wrangler deploy` would, and Miniflare serves that bundle with the Durable Objects and on-disk
+ * SQLite of wrangler.toml. Unlike `wrangler dev` there is no dev proxy in front, so latency
+ * measured here is the Worker's own.
  */
 export async function startEdge(options: EdgeOptions = {}): Promise<RunningEdge> {
   offlineWranglerEnv();
-  const { unstable_startWorker } = await import("wrangler");
-  const root = resolve(import.meta.dirname, "../..");
-  const port = options.port ?? 8787;
-  const vars = { MEDIA_NODE_TOKEN: devMediaNodeToken(), ...options.vars };
-  const bindings = Object.fromEntries(
-    Object.entries(vars).map(([k, v]) => [k, { type: "plain_text" as const, value: v }]),
-  );
-  const worker = await unstable_startWorker({
-    config: resolve(root, "wrangler.toml"),
-    bindings,
-    dev: {
-      server: { hostname: "127.0.0.1", port },
-      inspector: false,
-      persist: resolve(options.persistDir ?? resolve(root, "data/edge")),
-      watch: false,
-      logLevel: "warn",
-    },
+  const [{ Miniflare }, { unstable_getMiniflareWorkerOptions }] = await Promise.all([
+    import("miniflare"),
+    import("wrangler"),
+  ]);
+  const outdir = await mkdtemp(join(tmpdir(), "edgepbx-edge-"));
+  await bundle(outdir);
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(resolve(ROOT, "wrangler.toml"));
+  const persist = resolve(options.persistDir ?? resolve(ROOT, "data/edge"), "v3/do");
+  await mkdir(persist, { recursive: true });
+  const mf = new Miniflare({
+    ...(workerOptions as object),
+    name: "edgepbx",
+    modules: true,
+    scriptPath: join(outdir, "index.js"),
+    modulesRoot: outdir,
+    bindings: { ...workerOptions.bindings, MEDIA_NODE_TOKEN: devMediaNodeToken(), ...options.vars },
+    durableObjectsPersist: persist,
+    host: "127.0.0.1",
+    port: options.port ?? 8787,
   });
-  await worker.ready;
-  const url = (await worker.url).toString().replace(/\/$/, "");
-  return { url, stop: () => worker.dispose() };
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    url,
+    async stop() {
+      await mf.dispose();
+      await rm(outdir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `wrangler deploy --dry-run`: the production bundle, without uploading anything. */
+async function bundle(outdir: string): Promise<void> {
+  const wrangler = resolve(ROOT, "node_modules/wrangler/bin/wrangler.js");
+  await promisify(execFile)(
+    process.execPath,
+    [wrangler, "deploy", "--dry-run", "--outdir", outdir, "--config", resolve(ROOT, "wrangler.toml")],
+    { cwd: ROOT, env: process.env, maxBuffer: 16 * 1024 * 1024 },
+  ).catch((error: Error & { stderr?: string; stdout?: string }) => {
+    throw new Error(`bundling the edge failed: ${error.stderr || error.stdout || error.message}`);
+  });
 }
 
 /** The node token for local runs: $MEDIA_NODE_TOKEN, or a fixed dev value (never used in production). */
