@@ -8,3 +8,4 @@ export * from "./config/primitives.ts";
 export * from "./config/redact.ts";
 export * from "./config/schema.ts";
 export * from "./config/validate.ts";
+export * from "./dialplan/index.ts";
