@@ -1,0 +1,59 @@
+import { EventEmitter } from "node:events";
+import type { Extension, PbxConfig } from "../../shared/index.ts";
+
+export interface PbxEntry {
+  pbxId: string;
+  version: number;
+  config: PbxConfig;
+  /** Extensions by SIP username and by number: a phone may register as either. */
+  extensions: Map<string, Extension>;
+}
+
+interface PbxDirectoryEvents {
+  changed: [pbxId: string, version: number];
+  removed: [pbxId: string];
+}
+
+/**
+ * The applied configurations this node serves, indexed the way SIP asks: by SIP domain (each
+ * PBX is its own domain and digest realm) and by extension. Swapping a PBX's entry is atomic,
+ * so a new version never disturbs calls already set up from the old one.
+ */
+export class PbxDirectory extends EventEmitter<PbxDirectoryEvents> {
+  private readonly byId = new Map<string, PbxEntry>();
+  private readonly byDomainName = new Map<string, PbxEntry>();
+
+  upsert(pbxId: string, version: number, config: PbxConfig): void {
+    const previous = this.byId.get(pbxId);
+    if (previous) this.byDomainName.delete(previous.config.settings.sipDomain);
+    const extensions = new Map<string, Extension>();
+    for (const extension of config.extensions) {
+      extensions.set(extension.number, extension);
+      extensions.set(extension.sip.username, extension);
+    }
+    const entry: PbxEntry = { pbxId, version, config, extensions };
+    this.byId.set(pbxId, entry);
+    this.byDomainName.set(config.settings.sipDomain.toLowerCase(), entry);
+    this.emit("changed", pbxId, version);
+  }
+
+  remove(pbxId: string): void {
+    const entry = this.byId.get(pbxId);
+    if (!entry) return;
+    this.byId.delete(pbxId);
+    this.byDomainName.delete(entry.config.settings.sipDomain.toLowerCase());
+    this.emit("removed", pbxId);
+  }
+
+  get(pbxId: string): PbxEntry | undefined {
+    return this.byId.get(pbxId);
+  }
+
+  byDomain(domain: string): PbxEntry | undefined {
+    return this.byDomainName.get(domain.toLowerCase());
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+}
