@@ -1,0 +1,33 @@
+// Debian packages the tests and the media node use, installed when missing (npm start, npm test, CI).
+// Each entry: the command that proves the package is there, and the package that brings it.
+import { spawnSync } from "node:child_process";
+
+const PACKAGES = [
+  { command: "sipp", pkg: "sip-tester", why: "SIP phones and carriers in tests and benchmarks" },
+  { command: "curl", pkg: "curl", why: "the acceptance walk" },
+  { command: "openssl", pkg: "openssl", why: "certificates and decrypting recordings" },
+];
+
+const has = (command) => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
+const missing = PACKAGES.filter((p) => !has(p.command));
+if (missing.length === 0) process.exit(0);
+
+const names = missing.map((p) => p.pkg);
+console.log(`Installing Debian packages: ${missing.map((p) => `${p.pkg} (${p.why})`).join(", ")}`);
+const root = process.getuid?.() === 0;
+if (!root || !has("apt-get")) {
+  console.error(`Missing: ${names.join(" ")}. Install them with: sudo apt-get install -y ${names.join(" ")}`);
+  process.exit(1);
+}
+const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+const install = () =>
+  spawnSync("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...names], { stdio: "inherit", env })
+    .status === 0;
+if (!install()) {
+  // The package lists may be missing or old on a fresh machine.
+  spawnSync("apt-get", ["update", "-q"], { stdio: "inherit", env });
+  if (!install()) {
+    console.error(`Could not install ${names.join(" ")}.`);
+    process.exit(1);
+  }
+}
