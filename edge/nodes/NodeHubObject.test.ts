@@ -115,6 +115,18 @@ describe("media node hub", () => {
     node.close();
   });
 
+  it("pushes a newly created PBX at once, so its SIP domain answers before the first apply", async () => {
+    const node = await NodeSocket.connect("media-d");
+    node.send({ type: "hello", have: {} });
+    await node.next((m) => m.type === "synced");
+    const admin = await ApiClient.registered("hub3");
+    const pbx = await admin.createPbx("Brand new");
+    const pushed = await node.next((m) => m.type === "config" && m.pbx === pbx);
+    expect(pushed.version).toBe(1);
+    expect(pushed.config?.settings.sipDomain).toBe(`${pbx}.pbx.edgepbx.local`);
+    node.close();
+  });
+
   it("answers hostile frames with an error and keeps the connection", async () => {
     const node = await NodeSocket.connect("media-c");
     node.send("{not json");

@@ -105,7 +105,7 @@ export class PbxObject extends DurableObject<Env> {
   }
 
   /** Creates the PBX with an empty configuration applied as version 1. Idempotent. */
-  init(pbxId: string, sipDomain: string, actor: Actor): { version: number } {
+  async init(pbxId: string, sipDomain: string, actor: Actor): Promise<{ version: number }> {
     if (this.meta("pbx_id")) return { version: this.latestVersion() };
     const config = emptyConfig(sipDomain);
     const now = new Date().toISOString();
@@ -124,6 +124,8 @@ export class PbxObject extends DurableObject<Env> {
         "PBX created",
       );
     });
+    // Media nodes serve the new PBX (its SIP domain answers) from version 1 on.
+    await this.publish();
     return { version: 1 };
   }
 

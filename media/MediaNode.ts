@@ -1,0 +1,67 @@
+import { EdgeLink } from "./edge-link/EdgeLink.ts";
+import { ConsoleLogger, type Logger } from "./edge-link/Logger.ts";
+import { PbxDirectory } from "./pbx/PbxDirectory.ts";
+import { SipGateway } from "./pbx/SipGateway.ts";
+
+export interface MediaNodeOptions {
+  /** The edge's base URL, e.g. http://127.0.0.1:8787. */
+  edgeUrl: string;
+  nodeId: string;
+  /** The edge's MEDIA_NODE_TOKEN. */
+  token: string;
+  /** Where the node keeps the last applied configs, so it serves them at once after a restart. */
+  stateDir: string;
+  sip: { host: string; udpPort: number; tcpPort: number; wsPort: number };
+  logger?: Logger;
+}
+
+/**
+ * One media node: the SIP gateway serving every PBX whose applied configuration the edge sends.
+ * A new version replaces the old in the directory as one step; calls in progress keep what they
+ * were set up with.
+ */
+export class MediaNode {
+  private constructor(
+    readonly directory: PbxDirectory,
+    readonly gateway: SipGateway,
+    readonly link: EdgeLink,
+  ) {}
+
+  static async start(options: MediaNodeOptions): Promise<MediaNode> {
+    const logger = options.logger ?? new ConsoleLogger("media");
+    const directory = new PbxDirectory();
+    const gateway = await SipGateway.start({ ...options.sip, directory });
+    const link = new EdgeLink({
+      url: options.edgeUrl,
+      nodeId: options.nodeId,
+      token: options.token,
+      stateDir: options.stateDir,
+      logger: new ConsoleLogger("edge-link"),
+    });
+    link.on("config", (pbx, version, config) => {
+      directory.upsert(pbx, version, config);
+      logger.info(`PBX ${pbx} version ${version} live (${config.extensions.length} extensions)`);
+    });
+    link.on("remove", (pbx) => {
+      directory.remove(pbx);
+      logger.info(`PBX ${pbx} removed`);
+    });
+    link.start();
+    return new MediaNode(directory, gateway, link);
+  }
+
+  /** Where phones reach this node. */
+  get addresses() {
+    const { udp, tcp, ws } = this.gateway.transports;
+    return {
+      udp: `${udp.local.address}:${udp.local.port}`,
+      tcp: `${tcp.local.address}:${tcp.local.port}`,
+      ws: `ws://${ws.local.address}:${ws.local.port}`,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.link.stop();
+    await this.gateway.close();
+  }
+}
