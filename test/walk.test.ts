@@ -41,7 +41,15 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 function startStack(): Stack {
   const child = spawn(process.execPath, ["scripts/start.mjs"], {
     cwd: root,
-    env: { ...process.env, DATA_DIR: dataDir, EDGE_PORT: String(port), EDGEPBX_SKIP_INSTALL: "1" },
+    // SIP ports 0: the media node takes free ones, so a running PBX on 5060 does not get in the way.
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      EDGE_PORT: String(port),
+      SIP_PORT: "0",
+      SIP_WS_PORT: "0",
+      EDGEPBX_SKIP_INSTALL: "1",
+    },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
