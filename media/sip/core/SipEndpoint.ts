@@ -1,15 +1,19 @@
 import { EventEmitter } from "node:events";
 import type { Peer, Transport } from "../platform/transport.ts";
-import { parseUri, parseVia } from "./headers.ts";
+import { parseCSeq, parseUri, parseVia, randomToken } from "./headers.ts";
 import { type SipMessage, type SipParseError, SipRequest, type SipResponse } from "./message.ts";
 import { createResponse } from "./responses.ts";
+import { ClientTransaction } from "./transactions/ClientTransaction.ts";
 import { ServerTransaction } from "./transactions/ServerTransaction.ts";
 
 export interface SipEndpointEvents {
   /** A new request in its own server transaction; the handler must respond. */
   request: [tx: ServerTransaction];
+  /** A CANCEL matched to a pending INVITE server transaction (already answered 200). */
+  cancel: [invite: ServerTransaction];
   /** An ACK for a 2xx (it belongs to a dialog, not a transaction). */
   ack: [request: SipRequest, peer: Peer];
+  /** A response no client transaction of ours is waiting for (a 2xx retransmission, for example). */
   response: [response: SipResponse, peer: Peer];
 }
 
@@ -22,6 +26,7 @@ const SUPPORTED = new Set(["path", "outbound", "replaces", "timer"]);
  */
 export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
   private readonly transactions = new Map<string, ServerTransaction>();
+  private readonly clients = new Map<string, ClientTransaction>();
 
   constructor(readonly transports: Transport[]) {
     super();
@@ -41,7 +46,9 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
 
   private receive(message: SipMessage, peer: Peer, transport: Transport): void {
     if (!(message instanceof SipRequest)) {
-      this.emit("response", message, peer);
+      const client = this.clients.get(responseKey(message));
+      if (client) client.receive(message, (final: SipResponse) => ackFor(client.request, final));
+      else this.emit("response", message, peer);
       return;
     }
     const key = transactionKey(message);
@@ -54,6 +61,17 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
     const existing = this.transactions.get(key);
     if (existing) {
       existing.receiveRetransmission();
+      return;
+    }
+    if (message.method === "CANCEL") {
+      // §9.2: CANCEL matches the INVITE with the same branch; it gets its own 200 either way.
+      const invite = this.transactions.get(transactionKey(message, "INVITE"));
+      const cancelTx = new ServerTransaction(key, message, peer, transport, (done) =>
+        this.transactions.delete(done.key),
+      );
+      this.transactions.set(key, cancelTx);
+      cancelTx.respond(createResponse(message, invite ? 200 : 481, undefined, peer));
+      if (invite && invite.state === "proceeding") this.emit("cancel", invite);
       return;
     }
     const tx = new ServerTransaction(key, message, peer, transport, (done) => this.transactions.delete(done.key));
@@ -78,6 +96,26 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
     transport.send(response.toBuffer(), peer);
   }
 
+  /**
+   * Sends a request in a new client transaction over the transport of `peer`, with our Via on
+   * top (a fresh branch, rport asked for).
+   */
+  request(request: SipRequest, peer: Peer): ClientTransaction {
+    const transport = this.transportFor(peer.transport);
+    if (!transport) throw new Error(`no ${peer.transport} transport`);
+    const viaTransport = peer.transport === "ws" ? "WS" : peer.transport.toUpperCase();
+    request.prepend(
+      "Via",
+      `SIP/2.0/${viaTransport} ${transport.local.address}:${transport.local.port};branch=z9hG4bK${randomToken()};rport`,
+    );
+    if (!request.has("Max-Forwards")) request.set("Max-Forwards", "70");
+    const tx = new ClientTransaction(responseKeyOf(request), request, peer, transport);
+    this.clients.set(tx.key, tx);
+    tx.on("terminated", () => this.clients.delete(tx.key));
+    tx.start();
+    return tx;
+  }
+
   /** Sends a message outside any transaction (stateless forwarding, 2xx retransmissions). */
   send(message: SipMessage, peer: Peer): void {
     this.transportFor(peer.transport)?.send(message.toBuffer(), peer);
@@ -85,6 +123,7 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
 
   async close(): Promise<void> {
     for (const tx of this.transactions.values()) tx.terminate();
+    for (const tx of this.clients.values()) tx.terminate();
     await Promise.all(this.transports.map((t) => t.close()));
   }
 }
@@ -99,6 +138,31 @@ export function transactionKey(request: SipRequest, method = request.method): st
   const fromTag = /;\s*tag=([^;]+)/i.exec(request.get("From") ?? "")?.[1] ?? "";
   const cseq = (request.get("CSeq") ?? "").split(/\s+/)[0];
   return `2543|${request.callId}|${fromTag}|${cseq}|${sentBy}|${method}`;
+}
+
+/** Client transactions are found by the branch of our Via and the CSeq method (§17.1.3). */
+function responseKey(response: SipResponse): string {
+  const branch = parseVia(response.getAll("Via")[0] ?? "")?.params.branch ?? "";
+  return `${branch}|${parseCSeq(response.get("CSeq") ?? "")?.method ?? ""}`;
+}
+
+function responseKeyOf(request: SipRequest): string {
+  const branch = parseVia(request.getAll("Via")[0] ?? "")?.params.branch ?? "";
+  return `${branch}|${request.method}`;
+}
+
+/** The ACK for a non-2xx final (§17.1.1.3): same Request-URI, top Via, Route; To from the response. */
+export function ackFor(invite: SipRequest, response: SipResponse): SipRequest {
+  const ack = new SipRequest("ACK", invite.uri);
+  const via = invite.getAll("Via")[0];
+  if (via) ack.append("Via", via);
+  for (const route of invite.getAll("Route")) ack.append("Route", route);
+  ack.append("From", invite.get("From") ?? "");
+  ack.append("To", response.get("To") ?? "");
+  ack.append("Call-ID", invite.callId);
+  ack.append("CSeq", `${parseCSeq(invite.get("CSeq") ?? "")?.seq ?? 1} ACK`);
+  ack.append("Max-Forwards", "70");
+  return ack;
 }
 
 function checkRequest(request: SipRequest): { status: number; reason?: string; unsupported?: string } | null {
