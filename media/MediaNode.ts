@@ -1,5 +1,5 @@
+import { ConsoleLogger, type Logger } from "./common/Logger.ts";
 import { EdgeLink } from "./edge-link/EdgeLink.ts";
-import { ConsoleLogger, type Logger } from "./edge-link/Logger.ts";
 import { PbxDirectory } from "./pbx/PbxDirectory.ts";
 import { SipGateway } from "./pbx/SipGateway.ts";
 

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, renameSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PbxConfig } from "../../shared/config/schema.ts";
-import type { Logger } from "./Logger.ts";
+import type { Logger } from "../common/Logger.ts";
 import { isVersion, PBX_ID } from "./messages.ts";
 
 /** One PBX's applied configuration as this node holds it. */

@@ -1,8 +1,8 @@
 import WebSocket from "ws";
 import type { PbxConfig } from "../../shared/index.ts";
+import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
+import { ConsoleLogger, type Logger } from "../common/Logger.ts";
 import { ConfigStore } from "./ConfigStore.ts";
-import { EnhancedEventEmitter } from "./EnhancedEventEmitter.ts";
-import { ConsoleLogger, type Logger } from "./Logger.ts";
 import { type HubMessage, isRejected, type NodeMessage, parseHubMessage, type RejectedFrame } from "./messages.ts";
 
 export interface EdgeLinkOptions {

@@ -1,5 +1,5 @@
 import { PbxConfig } from "../../shared/config/schema.ts";
-import type { Logger } from "./Logger.ts";
+import type { Logger } from "../common/Logger.ts";
 
 /** A logger that keeps its lines, so tests can look for warnings (and for secrets that must not be there). */
 export class MemoryLogger implements Logger {

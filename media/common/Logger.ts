@@ -1,4 +1,4 @@
-/** Where edge-link writes what it does. Messages never contain the node token or any HA1. */
+/** Where the media node writes what it does. Messages never contain a token, password or HA1. */
 export interface Logger {
   debug(message: string): void;
   info(message: string): void;
@@ -14,7 +14,7 @@ export class ConsoleLogger implements Logger {
   private readonly prefix: string;
   private readonly debugEnabled: boolean;
 
-  constructor(name = "edge-link") {
+  constructor(name: string) {
     this.prefix = `edgepbx:${name}`;
     const wanted = (process.env.DEBUG ?? "").split(/[\s,]+/);
     this.debugEnabled = wanted.some((w) => w === "*" || w === "edgepbx:*" || w === this.prefix);
