@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { ConsoleLogger, type Logger } from "../common/Logger.ts";
 import { DigestAuthenticator } from "../sip/core/digest.ts";
 import { createResponse } from "../sip/core/responses.ts";
 import { SipEndpoint } from "../sip/core/SipEndpoint.ts";
@@ -7,11 +8,19 @@ import { TcpTransport } from "../sip/platform/TcpTransport.ts";
 import type { Transport } from "../sip/platform/transport.ts";
 import { UdpTransport } from "../sip/platform/UdpTransport.ts";
 import { WsTransport } from "../sip/platform/WsTransport.ts";
+import type { CallRecord } from "./calls/Call.ts";
+import { CallControl } from "./calls/CallControl.ts";
+import type { MediaPlane } from "./calls/media.ts";
 import type { PbxDirectory } from "./PbxDirectory.ts";
 import { Registrar } from "./Registrar.ts";
 
 export interface SipGatewayOptions {
   host: string;
+  /** Where call media is anchored; without one the gateway registers phones but refuses calls. */
+  media?: MediaPlane;
+  /** Every finished call, for the call records the edge lists. */
+  onCallRecord?: (record: CallRecord) => void;
+  logger?: Logger;
   /** 0 picks a free port (tests). */
   udpPort: number;
   tcpPort: number;
@@ -29,6 +38,7 @@ export class SipGateway extends EventEmitter {
   private constructor(
     readonly endpoint: SipEndpoint,
     readonly registrar: Registrar,
+    readonly calls: CallControl | null,
     readonly transports: { udp: UdpTransport; tcp: TcpTransport; ws: WsTransport },
   ) {
     super();
@@ -42,13 +52,35 @@ export class SipGateway extends EventEmitter {
     const tcp = await TcpTransport.listen(options.host, options.tcpPort);
     const ws = await WsTransport.listen(options.host, options.wsPort);
     const endpoint = new SipEndpoint([udp, tcp, ws]);
-    const registrar = new Registrar(options.directory, new DigestAuthenticator());
-    return new SipGateway(endpoint, registrar, { udp, tcp, ws });
+    const digest = new DigestAuthenticator();
+    const registrar = new Registrar(options.directory, digest);
+    const calls = options.media
+      ? new CallControl(
+          endpoint,
+          options.directory,
+          registrar,
+          digest,
+          options.media,
+          options.onCallRecord ?? (() => {}),
+          options.logger ?? new ConsoleLogger("calls"),
+        )
+      : null;
+    return new SipGateway(endpoint, registrar, calls, { udp, tcp, ws });
   }
 
   private dispatch(tx: ServerTransaction): void {
     const { request, peer } = tx;
+    if (this.calls?.handleInDialog(tx)) return;
     switch (request.method) {
+      case "INVITE":
+        if (!this.calls) {
+          tx.respond(createResponse(request, 503, "Service Unavailable (no media plane)", peer));
+          return;
+        }
+        this.calls.handleInvite(tx).catch(() => {
+          if (tx.state === "proceeding") tx.respond(createResponse(request, 500, undefined, peer));
+        });
+        return;
       case "REGISTER":
         this.registrar.handle(tx);
         return;

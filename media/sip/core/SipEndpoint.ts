@@ -116,9 +116,45 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
     return tx;
   }
 
-  /** Sends a message outside any transaction (stateless forwarding, 2xx retransmissions). */
+  /**
+   * Cancels a pending INVITE client transaction (§9.1): the CANCEL copies the INVITE's top Via
+   * (same branch), Request-URI, Call-ID, From, To and CSeq number, in its own transaction.
+   */
+  cancel(invite: ClientTransaction): ClientTransaction | null {
+    if (invite.state !== "proceeding") return null;
+    const transport = this.transportFor(invite.peer.transport);
+    if (!transport) return null;
+    const cancel = new SipRequest("CANCEL", invite.request.uri);
+    const via = invite.request.getAll("Via")[0];
+    if (via) cancel.append("Via", via);
+    for (const route of invite.request.getAll("Route")) cancel.append("Route", route);
+    cancel.append("From", invite.request.get("From") ?? "");
+    cancel.append("To", invite.request.get("To") ?? "");
+    cancel.append("Call-ID", invite.request.callId);
+    cancel.append("CSeq", `${parseCSeq(invite.request.get("CSeq") ?? "")?.seq ?? 1} CANCEL`);
+    cancel.append("Max-Forwards", "70");
+    const tx = new ClientTransaction(responseKeyOf(cancel), cancel, invite.peer, transport);
+    this.clients.set(tx.key, tx);
+    tx.on("terminated", () => this.clients.delete(tx.key));
+    tx.start();
+    return tx;
+  }
+
+  /**
+   * Sends a message outside any transaction: 2xx retransmissions, and ACKs for 2xx (which get
+   * a Via of ours here when they have none).
+   */
   send(message: SipMessage, peer: Peer): void {
-    this.transportFor(peer.transport)?.send(message.toBuffer(), peer);
+    const transport = this.transportFor(peer.transport);
+    if (!transport) return;
+    if (message instanceof SipRequest && !message.has("Via")) message.prepend("Via", this.via(transport, peer));
+    transport.send(message.toBuffer(), peer);
+  }
+
+  /** Our top Via for a request over `transport`: a fresh branch, rport asked for (RFC 3581). */
+  private via(transport: Transport, peer: Peer): string {
+    const name = peer.transport === "ws" ? "WS" : peer.transport.toUpperCase();
+    return `SIP/2.0/${name} ${transport.local.address}:${transport.local.port};branch=z9hG4bK${randomToken()};rport`;
   }
 
   async close(): Promise<void> {

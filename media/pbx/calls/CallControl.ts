@@ -1,0 +1,140 @@
+import { decideCall, type RuntimeState } from "../../../shared/index.ts";
+import type { Logger } from "../../common/Logger.ts";
+import type { DigestAuthenticator } from "../../sip/core/digest.ts";
+import { parseNameAddr, parseUri } from "../../sip/core/headers.ts";
+import type { SipRequest } from "../../sip/core/message.ts";
+import { createResponse } from "../../sip/core/responses.ts";
+import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
+import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
+import type { Peer } from "../../sip/platform/transport.ts";
+import type { PbxDirectory } from "../PbxDirectory.ts";
+import type { Registrar } from "../Registrar.ts";
+import { Call, type CallRecord } from "./Call.ts";
+import type { MediaPlane } from "./media.ts";
+
+/**
+ * Call control: every new INVITE is authenticated (digest, 407), decided by the shared dial plan
+ * and carried out as a B2BUA call; in-dialog requests, ACKs and CANCELs find their call here.
+ */
+export class CallControl {
+  /** Calls by the Call-ID of every leg (the caller's and each outgoing branch's). */
+  private readonly calls = new Map<string, Call>();
+  private readonly runtime = new Map<string, RuntimeState>();
+
+  constructor(
+    private readonly endpoint: SipEndpoint,
+    private readonly directory: PbxDirectory,
+    private readonly registrar: Registrar,
+    private readonly digest: DigestAuthenticator,
+    private readonly media: MediaPlane,
+    private readonly onRecord: (record: CallRecord) => void,
+    private readonly logger: Logger,
+  ) {
+    endpoint.on("ack", (request) => this.callFor(request)?.acknowledged());
+    endpoint.on("cancel", (invite) => this.calls.get(invite.request.callId)?.cancelled());
+    // A late 2xx from a branch (after we sent CANCEL) must still be acknowledged and hung up.
+    endpoint.on("response", (response) => this.calls.get(response.callId)?.lateResponse(response));
+  }
+
+  get activeCalls(): number {
+    return new Set(this.calls.values()).size;
+  }
+
+  /** In-dialog requests of a call we carry; false when the request is not ours. */
+  handleInDialog(tx: ServerTransaction): boolean {
+    const call = this.callFor(tx.request);
+    if (!call) return false;
+    call.handleInDialog(tx);
+    return true;
+  }
+
+  async handleInvite(tx: ServerTransaction): Promise<void> {
+    const { request, peer } = tx;
+    const reply = (status: number, reason?: string) => tx.respond(createResponse(request, status, reason, peer));
+    const target = parseUri(request.uri);
+    const from = parseNameAddr(request.get("From") ?? "");
+    const pbx = target ? this.directory.byDomain(target.host) : undefined;
+    if (!target || !pbx || !from) {
+      reply(404, "Not Found (unknown domain)");
+      return;
+    }
+    const realm = pbx.config.settings.sipDomain;
+    const auth = this.digest.verify(request.get("Proxy-Authorization"), "INVITE", realm, (username) => {
+      const extension = pbx.extensions.get(username);
+      return extension && extension.sip.username === username ? extension.sip : null;
+    });
+    if (!auth.ok) {
+      // Nothing unauthenticated goes anywhere: not to an extension, never to the trunk.
+      const challenge = createResponse(request, 407, undefined, peer);
+      for (const value of this.digest.challenges(realm, auth.stale)) challenge.append("Proxy-Authenticate", value);
+      tx.respond(challenge);
+      return;
+    }
+    const caller = pbx.extensions.get(auth.username);
+    if (!caller || (from.uri.user !== caller.number && from.uri.user !== caller.sip.username)) {
+      reply(403, "Forbidden (From is not the authenticated extension)");
+      return;
+    }
+    const dialled = target.user ?? "";
+    const state = this.runtime.get(pbx.pbxId) ?? { forwardAll: {}, activeExternalCalls: 0 };
+    const decision = decideCall(pbx.config, { kind: "internal", from: caller.number, dialled }, state, new Date());
+    this.logger.info(`call ${caller.number} → ${dialled} on ${pbx.pbxId}: ${decision.type} (${decision.reason})`);
+
+    if (decision.type === "reject") {
+      reply(decision.status, decision.phrase);
+      return;
+    }
+    if (decision.type !== "ringExtensions") {
+      // Ring groups, conferences, voicemail, the trunk and forward-all come with the next steps of #3.
+      reply(480, `Temporarily Unavailable (${decision.type} not available yet)`);
+      return;
+    }
+    const bindings = decision.extensions.flatMap((number) => this.registrar.lookup(pbx.pbxId, number));
+    if (bindings.length === 0) {
+      reply(480, "Temporarily Unavailable (not registered)");
+      return;
+    }
+    const session = await this.media.session(pbx.pbxId);
+    let aLeg: Awaited<ReturnType<typeof session.createLeg>>;
+    try {
+      aLeg = await session.createLeg({ remoteSdp: request.body.length > 0 ? request.body.toString("utf8") : null });
+    } catch (error) {
+      session.close();
+      reply(488, `Not Acceptable Here (${(error as Error).message})`.slice(0, 120));
+      return;
+    }
+    const call = new Call(
+      this.endpoint,
+      tx,
+      aLeg,
+      session,
+      pbx.pbxId,
+      {
+        number: caller.number,
+        name: caller.name,
+        domain: realm,
+      },
+      decision.extensions[0] ?? dialled,
+      (p) => this.contactFor(p),
+    );
+    this.calls.set(request.callId, call);
+    call.on("ended", (record) => {
+      for (const id of call.callIds) this.calls.delete(id);
+      this.onRecord(record);
+    });
+    await call.ring(bindings);
+    for (const id of call.callIds) this.calls.set(id, call);
+  }
+
+  /** Our Contact URI as reachable over the transport a peer uses. */
+  contactFor(peer: Peer): string {
+    const transport = this.endpoint.transportFor(peer.transport);
+    const address = transport ? `${transport.local.address}:${transport.local.port}` : "127.0.0.1";
+    return `sip:edgepbx@${address}${peer.transport === "udp" ? "" : `;transport=${peer.transport}`}`;
+  }
+
+  private callFor(request: SipRequest): Call | undefined {
+    const call = this.calls.get(request.callId);
+    return call?.owns(request) ? call : undefined;
+  }
+}

@@ -1,0 +1,26 @@
+import type { EventEmitter } from "node:events";
+
+/**
+ * What call control needs from the media plane for one call leg. The mediasoup implementation
+ * lives in media/rtc (CallMedia); call control never touches RTP itself.
+ */
+export interface MediaLeg extends EventEmitter {
+  /** Our SDP for this leg: where the far end must send its RTP (an offer, or the answer to its offer). */
+  localSdp(): string;
+  /** The far end's SDP: its offer, or its answer to ours. Throws on SDP we cannot use. */
+  setRemoteSdp(sdp: string): Promise<void>;
+  close(): void;
+}
+
+export interface CallMediaSession {
+  /** A leg for a far end that sent `remoteSdp` as its offer, or that we will offer to (null). */
+  createLeg(options: { remoteSdp: string | null }): Promise<MediaLeg>;
+  /** RTP flows both ways between the two legs (both must have their remote SDP). */
+  bridge(a: MediaLeg, b: MediaLeg): Promise<void>;
+  close(): void;
+}
+
+export interface MediaPlane {
+  /** A media session for one call of one PBX. */
+  session(pbxId: string): Promise<CallMediaSession>;
+}
