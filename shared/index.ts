@@ -9,3 +9,4 @@ export * from "./config/redact.ts";
 export * from "./config/schema.ts";
 export * from "./config/validate.ts";
 export * from "./dialplan/index.ts";
+export * from "./protocol/node-hub.ts";

@@ -127,11 +127,48 @@ describe("media node hub", () => {
     node.close();
   });
 
+  it("stores the call records nodes report, once each, and lists them with filters", async () => {
+    const admin = await ApiClient.registered("calls");
+    const pbx = await admin.createPbx("Calls");
+    const node = await NodeSocket.connect("media-e");
+    const record = (callId: string, from: string, to: string, startedAt: string) => ({
+      callId,
+      direction: "internal",
+      from,
+      to,
+      startedAt,
+      answeredAt: startedAt,
+      endedAt: new Date(Date.parse(startedAt) + 60_000).toISOString(),
+      disposition: "answered",
+    });
+    node.send({ type: "call", pbx, record: record("c1@x", "100", "101", "2026-12-01T10:00:00.000Z") });
+    node.send({ type: "call", pbx, record: record("c1@x", "100", "101", "2026-12-01T10:00:00.000Z") });
+    node.send({ type: "call", pbx, record: record("c2@x", "102", "0299990000", "2026-12-02T10:00:00.000Z") });
+    node.send({ type: "call", pbx, record: { callId: "bad" } });
+    expect((await node.next((m) => m.type === "error")).message).toMatch(/invalid call frame/);
+    node.send({ type: "ping" });
+    await node.next((m) => m.type === "pong");
+    const all = await admin.get<{ calls: { callId: string }[] }>(`/api/pbxs/${pbx}/calls`);
+    expect(all.body.calls.map((c) => c.callId)).toEqual(["c2@x", "c1@x"]);
+    const byNumber = await admin.get<{ calls: { callId: string }[] }>(`/api/pbxs/${pbx}/calls?number=9999`);
+    expect(byNumber.body.calls.map((c) => c.callId)).toEqual(["c2@x"]);
+    const byDate = await admin.get<{ calls: { callId: string }[] }>(
+      `/api/pbxs/${pbx}/calls?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z`,
+    );
+    expect(byDate.body.calls.map((c) => c.callId)).toEqual(["c1@x"]);
+    expect((await admin.get(`/api/pbxs/${pbx}/calls?from=yesterday`)).status).toBe(422);
+    const other = await ApiClient.registered("nosy");
+    expect((await other.get(`/api/pbxs/${pbx}/calls`)).status).toBe(404);
+    node.close();
+  });
+
   it("answers hostile frames with an error and keeps the connection", async () => {
     const node = await NodeSocket.connect("media-c");
     node.send("{not json");
     expect((await node.next((m) => m.type === "error")).message).toMatch(/not JSON/);
     node.send({ type: "ack", pbx: "pbx-nope", version: "two" });
+    expect((await node.next((m) => m.type === "error")).message).toMatch(/invalid ack frame: version/);
+    node.send({ type: "launch-missiles" });
     expect((await node.next((m) => m.type === "error")).message).toMatch(/unknown message type/);
     node.send("x".repeat(70_000));
     expect((await node.next((m) => m.type === "error")).message).toMatch(/too large/);

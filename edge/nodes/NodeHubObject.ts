@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { PbxConfig } from "../../shared/index.ts";
+import { type HubMessage, MAX_NODE_FRAME, NodeMessage, type PbxConfig } from "../../shared/index.ts";
 import { directory, type Env, pbxObject } from "../env.ts";
 
 /**
@@ -7,8 +7,9 @@ import { directory, type Env, pbxObject } from "../env.ts";
  * PBX configuration when a node says hello, pushes each new version as it is applied, and
  * passes the node's acknowledgements to the PBX so the portal shows when a version went live.
  *
- * Wire protocol (JSON text frames):
+ * Wire protocol (JSON text frames; types and schemas in shared/protocol/node-hub.ts):
  *   node → hub  {"type":"hello","have":{"<pbx>":<version>}}   {"type":"ack","pbx":"…","version":n}   {"type":"ping"}
+ *               {"type":"call","pbx":"…","record":{…CallRecord}}
  *   hub → node  {"type":"config","pbx":"…","version":n,"config":{…}}   {"type":"remove","pbx":"…"}
  *               {"type":"synced","pbxs":n}   {"type":"pong"}   {"type":"error","message":"…"}
  */
@@ -17,15 +18,6 @@ export interface NodeAttachment {
   nodeId: string;
   connectedAt: string;
 }
-
-export type HubMessage =
-  | { type: "config"; pbx: string; version: number; config: PbxConfig }
-  | { type: "remove"; pbx: string }
-  | { type: "synced"; pbxs: number }
-  | { type: "pong" }
-  | { type: "error"; message: string };
-
-const MAX_FRAME = 64 * 1024;
 
 export class NodeHubObject extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
@@ -58,6 +50,10 @@ export class NodeHubObject extends DurableObject<Env> {
       }
       case "ack":
         await pbxObject(this.env, parsed.pbx).recordAck(nodeId, parsed.version);
+        return;
+      case "call":
+        // Only PBXs that exist keep records; the PBX checks that itself.
+        await pbxObject(this.env, parsed.pbx).recordCall(nodeId, parsed.record);
         return;
     }
   }
@@ -96,33 +92,22 @@ function send(ws: WebSocket, message: HubMessage): void {
   }
 }
 
-type NodeMessage =
-  | { type: "hello"; have: Record<string, number> }
-  | { type: "ack"; pbx: string; version: number }
-  | { type: "ping" };
-
 /** Frames come from the network: parse them without trusting them. */
 export function parseNodeMessage(raw: string | ArrayBuffer): NodeMessage | { error: string } {
   if (typeof raw !== "string") return { error: "binary frames are not supported" };
-  if (raw.length > MAX_FRAME) return { error: "frame too large" };
+  if (raw.length > MAX_NODE_FRAME) return { error: "frame too large" };
   let data: unknown;
   try {
     data = JSON.parse(raw);
   } catch {
     return { error: "frame is not JSON" };
   }
-  if (data === null || typeof data !== "object") return { error: "frame is not an object" };
-  const m = data as Record<string, unknown>;
-  if (m.type === "ping") return { type: "ping" };
-  if (m.type === "ack" && typeof m.pbx === "string" && Number.isInteger(m.version))
-    return { type: "ack", pbx: m.pbx, version: m.version as number };
-  if (m.type === "hello") {
-    const have: Record<string, number> = {};
-    if (m.have !== undefined) {
-      if (m.have === null || typeof m.have !== "object") return { error: "hello.have must be an object" };
-      for (const [pbx, version] of Object.entries(m.have)) if (Number.isInteger(version)) have[pbx] = version as number;
-    }
-    return { type: "hello", have };
-  }
-  return { error: `unknown message type ${JSON.stringify(m.type ?? null).slice(0, 40)}` };
+  const parsed = NodeMessage.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const type = (data as { type?: unknown } | null)?.type;
+  if (typeof type === "string" && ["hello", "ack", "ping", "call"].includes(type))
+    return {
+      error: `invalid ${type} frame: ${parsed.error.issues.map((i) => i.path.join(".") || "(frame)").join(", ")}`,
+    };
+  return { error: `unknown message type ${JSON.stringify(type ?? null).slice(0, 40)}` };
 }

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import {
+  type CallRecord,
   COLLECTIONS,
   type CollectionName,
   type ConfigDiff,
@@ -101,6 +102,10 @@ export class PbxObject extends DurableObject<Env> {
         note TEXT, revert_of INTEGER, summary TEXT NOT NULL, changes TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS acks (
         node_id TEXT NOT NULL, version INTEGER NOT NULL, acked_at TEXT NOT NULL, PRIMARY KEY (node_id, version));
+      CREATE TABLE IF NOT EXISTS calls (
+        call_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, started_at TEXT NOT NULL, from_number TEXT NOT NULL,
+        to_number TEXT NOT NULL, record TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS calls_started ON calls(started_at);
     `);
   }
 
@@ -486,6 +491,45 @@ export class PbxObject extends DurableObject<Env> {
       new Date().toISOString(),
     );
     return true;
+  }
+
+  /** A finished call reported by a media node; a repeated report of the same call is ignored. */
+  recordCall(nodeId: string, record: CallRecord): boolean {
+    if (!this.meta("pbx_id")) return false;
+    this.sql.exec(
+      "INSERT OR IGNORE INTO calls (call_id, node_id, started_at, from_number, to_number, record) VALUES (?, ?, ?, ?, ?, ?)",
+      record.callId,
+      nodeId,
+      record.startedAt,
+      record.from,
+      record.to,
+      JSON.stringify(record),
+    );
+    return true;
+  }
+
+  /** Call records, newest first, filtered by start time range and a number on either end. */
+  listCalls(filter: { from?: string; to?: string; number?: string; limit: number }): CallRecord[] {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    if (filter.from) {
+      where.push("started_at >= ?");
+      args.push(filter.from);
+    }
+    if (filter.to) {
+      where.push("started_at < ?");
+      args.push(filter.to);
+    }
+    if (filter.number) {
+      where.push("(from_number LIKE ? OR to_number LIKE ?)");
+      const pattern = `%${filter.number.replace(/[%_]/g, "")}%`;
+      args.push(pattern, pattern);
+    }
+    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+    return this.sql
+      .exec(`SELECT record FROM calls ${clause} ORDER BY started_at DESC LIMIT ?`, ...args, filter.limit)
+      .toArray()
+      .map((r) => JSON.parse(r.record as string) as CallRecord);
   }
 
   /** Deletes everything this PBX stored. */

@@ -4,7 +4,7 @@ import { PbxCreate, PbxUpdate } from "../../shared/accounts/schema.ts";
 import { isCollectionName } from "../../shared/index.ts";
 import type { AppEnv } from "../app-env.ts";
 import { directory, nodeHub, pbxObject } from "../env.ts";
-import { Problem, parseBody, problems } from "../http/problem.ts";
+import { Problem, parseBody, problems, zodFieldErrors } from "../http/problem.ts";
 import { requireAuth, requirePower, requireService, serviceActions } from "../middleware/auth/index.ts";
 import type { Section } from "../pbx/entities.ts";
 import type { ApplyResult, EditRequest, EditResult } from "../pbx/PbxObject.ts";
@@ -142,6 +142,32 @@ pbxRoutes.post("/:pbx/revert", async (c) => {
   const { version, discardPending } = parseBody(RevertInput, await jsonBody(c));
   const result = await pbxObject(c.env, service.id).revert(version, actorOf(c), discardPending);
   return applyResponse(c, result);
+});
+
+// ---- call records (reported by media nodes) ----
+
+const CallsQuery = z.object({
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  number: z
+    .string()
+    .regex(/^\+?[0-9*#]{1,20}$/, "must be digits")
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+
+pbxRoutes.get("/:pbx/calls", async (c) => {
+  const service = await requireService(c, c.req.param("pbx"), "view");
+  const query = CallsQuery.safeParse(c.req.query());
+  if (!query.success) throw problems.invalid(zodFieldErrors(query.error));
+  const { from, to, number, limit } = query.data;
+  const calls = await pbxObject(c.env, service.id).listCalls({
+    ...(from ? { from: new Date(from).toISOString() } : {}),
+    ...(to ? { to: new Date(to).toISOString() } : {}),
+    ...(number ? { number } : {}),
+    limit,
+  });
+  return c.json({ calls });
 });
 
 // ---- singletons: add-ons and settings ----

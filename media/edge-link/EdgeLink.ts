@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import type { PbxConfig } from "../../shared/index.ts";
+import type { CallRecord, PbxConfig } from "../../shared/index.ts";
 import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
 import { ConsoleLogger, type Logger } from "../common/Logger.ts";
 import { ConfigStore } from "./ConfigStore.ts";
@@ -114,6 +114,16 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
     for (const { pbx, version, config } of this.store.entries())
       this.inbox = this.inbox.then(() => this.deliver(pbx, version, config).then(() => undefined));
     this.connect();
+  }
+
+  /**
+   * Reports a finished call to the edge (best effort: a record made while the edge is
+   * unreachable is dropped and logged; call records are not billing-grade yet).
+   */
+  reportCall(pbx: string, record: CallRecord): boolean {
+    const sent = this.send({ type: "call", pbx, record });
+    if (!sent) this.logger.warn(`call record ${record.callId} of ${pbx} not sent: not connected`);
+    return sent;
   }
 
   /** Closes the connection, stops reconnecting and waits for the store to be on disk. */

@@ -5,17 +5,9 @@ import { PbxConfig } from "../../shared/config/schema.ts";
  * edge/nodes/NodeHubObject.ts, whose header comment is the reference).
  */
 
-export type HubMessage =
-  | { type: "config"; pbx: string; version: number; config: PbxConfig }
-  | { type: "remove"; pbx: string }
-  | { type: "synced"; pbxs: number }
-  | { type: "pong" }
-  | { type: "error"; message: string };
+import type { HubMessage, NodeMessage } from "../../shared/protocol/node-hub.ts";
 
-export type NodeMessage =
-  | { type: "hello"; have: Record<string, number> }
-  | { type: "ack"; pbx: string; version: number }
-  | { type: "ping" };
+export type { HubMessage, NodeMessage };
 
 /** A frame that was refused, with what is known of it; `reason` never quotes secrets. */
 export interface RejectedFrame {

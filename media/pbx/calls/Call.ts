@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { CallRecord } from "../../../shared/index.ts";
 import { Dialog } from "../../sip/core/Dialog.ts";
 import { randomToken } from "../../sip/core/headers.ts";
 import { SipRequest, type SipResponse } from "../../sip/core/message.ts";
@@ -12,21 +13,11 @@ import type { CallMediaSession, MediaLeg } from "./media.ts";
 
 export type CallState = "ringing" | "answered" | "ended";
 
-export interface CallRecord {
-  pbxId: string;
-  callId: string;
-  from: string;
-  to: string;
-  startedAt: string;
-  answeredAt: string | null;
-  endedAt: string | null;
-  disposition: "answered" | "busy" | "no answer" | "cancelled" | "failed" | null;
-  answeredBy: string | null;
-}
-
 interface CallEvents {
   ended: [record: CallRecord];
 }
+
+type Disposition = CallRecord["disposition"];
 
 interface Branch {
   binding: Binding;
@@ -44,7 +35,9 @@ interface Branch {
  */
 export class Call extends EventEmitter<CallEvents> {
   state: CallState = "ringing";
-  readonly record: CallRecord;
+  readonly startedAt = new Date().toISOString();
+  private answeredAt: string | null = null;
+  private answeredBy: string | null = null;
   private readonly branches: Branch[] = [];
   private aDialog: Dialog | null = null;
   private bDialog: Dialog | null = null;
@@ -67,17 +60,6 @@ export class Call extends EventEmitter<CallEvents> {
     private readonly contactFor: (peer: Peer) => string,
   ) {
     super();
-    this.record = {
-      pbxId,
-      callId: invite.request.callId,
-      from: caller.number,
-      to: callee,
-      startedAt: new Date().toISOString(),
-      answeredAt: null,
-      endedAt: null,
-      disposition: null,
-      answeredBy: null,
-    };
   }
 
   /** Rings every device: one INVITE per binding, each with its own media leg and offer. */
@@ -197,8 +179,8 @@ export class Call extends EventEmitter<CallEvents> {
     this.invite.respond(ok);
     this.aDialog = Dialog.asCallee(this.invite.request, ok, this.invite.peer);
     this.state = "answered";
-    this.record.answeredAt = new Date().toISOString();
-    this.record.answeredBy = branch.binding.contact;
+    this.answeredAt = new Date().toISOString();
+    this.answeredBy = branch.binding.contact;
     this.retransmitOk(T1, 0);
   }
 
@@ -227,14 +209,24 @@ export class Call extends EventEmitter<CallEvents> {
     this.end("answered");
   }
 
-  private end(disposition: NonNullable<CallRecord["disposition"]>): void {
+  private end(disposition: Disposition): void {
     if (this.state === "ended") return;
     this.state = "ended";
     clearTimeout(this.aOkTimer);
-    this.record.endedAt = new Date().toISOString();
-    this.record.disposition = this.record.answeredAt ? "answered" : disposition;
     this.media.close();
-    this.emit("ended", this.record);
+    this.emit("ended", {
+      callId: this.invite.request.callId,
+      direction: "internal",
+      from: this.caller.number,
+      to: this.callee,
+      routeId: null,
+      startedAt: this.startedAt,
+      answeredAt: this.answeredAt,
+      endedAt: new Date().toISOString(),
+      disposition: this.answeredAt ? "answered" : disposition,
+      answeredBy: this.answeredBy,
+      recordingId: null,
+    });
   }
 
   private outgoingInvite(binding: Binding, sdp: string): SipRequest {

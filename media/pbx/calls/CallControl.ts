@@ -1,3 +1,4 @@
+import type { CallRecord } from "../../../shared/index.ts";
 import { decideCall, type RuntimeState } from "../../../shared/index.ts";
 import type { Logger } from "../../common/Logger.ts";
 import type { DigestAuthenticator } from "../../sip/core/digest.ts";
@@ -9,7 +10,7 @@ import type { ServerTransaction } from "../../sip/core/transactions/ServerTransa
 import type { Peer } from "../../sip/platform/transport.ts";
 import type { PbxDirectory } from "../PbxDirectory.ts";
 import type { Registrar } from "../Registrar.ts";
-import { Call, type CallRecord } from "./Call.ts";
+import { Call } from "./Call.ts";
 import type { MediaPlane } from "./media.ts";
 
 /**
@@ -27,7 +28,7 @@ export class CallControl {
     private readonly registrar: Registrar,
     private readonly digest: DigestAuthenticator,
     private readonly media: MediaPlane,
-    private readonly onRecord: (record: CallRecord) => void,
+    private readonly onRecord: (pbxId: string, record: CallRecord) => void,
     private readonly logger: Logger,
   ) {
     endpoint.on("ack", (request) => this.callFor(request)?.acknowledged());
@@ -120,7 +121,7 @@ export class CallControl {
     this.calls.set(request.callId, call);
     call.on("ended", (record) => {
       for (const id of call.callIds) this.calls.delete(id);
-      this.onRecord(record);
+      this.onRecord(pbx.pbxId, record);
     });
     await call.ring(bindings);
     for (const id of call.callIds) this.calls.set(id, call);

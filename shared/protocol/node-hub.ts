@@ -1,0 +1,46 @@
+import { z } from "zod";
+import type { PbxConfig } from "../config/schema.ts";
+
+/**
+ * The WebSocket protocol between the edge's node hub and media nodes (JSON text frames), one
+ * definition for both ends. Node → hub frames are validated by the edge with NodeMessage.
+ */
+
+/** One finished call as the media node reports it; the edge lists them under /calls. */
+export const CallRecord = z.object({
+  /** The caller leg's SIP Call-ID: unique per call, so a repeated report is stored once. */
+  callId: z.string().min(1).max(256),
+  direction: z.enum(["internal", "inbound", "outbound"]),
+  from: z.string().max(64),
+  to: z.string().max(64),
+  /** The DID's call route, for inbound calls. */
+  routeId: z.string().max(64).nullable().default(null),
+  startedAt: z.iso.datetime(),
+  answeredAt: z.iso.datetime().nullable(),
+  endedAt: z.iso.datetime(),
+  disposition: z.enum(["answered", "busy", "no answer", "cancelled", "failed", "rejected"]),
+  /** Which device took the call (its contact), when answered. */
+  answeredBy: z.string().max(512).nullable().default(null),
+  recordingId: z.string().max(128).nullable().default(null),
+});
+export type CallRecord = z.infer<typeof CallRecord>;
+
+const PbxId = z.string().min(1).max(64);
+
+export const NodeMessage = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("hello"), have: z.record(z.string().max(64), z.number().int()).default({}) }),
+  z.object({ type: z.literal("ack"), pbx: PbxId, version: z.number().int().positive() }),
+  z.object({ type: z.literal("ping") }),
+  z.object({ type: z.literal("call"), pbx: PbxId, record: CallRecord }),
+]);
+export type NodeMessage = z.infer<typeof NodeMessage>;
+
+export type HubMessage =
+  | { type: "config"; pbx: string; version: number; config: PbxConfig }
+  | { type: "remove"; pbx: string }
+  | { type: "synced"; pbxs: number }
+  | { type: "pong" }
+  | { type: "error"; message: string };
+
+/** The largest frame a node may send. */
+export const MAX_NODE_FRAME = 64 * 1024;
