@@ -18,7 +18,7 @@
 import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -507,6 +507,9 @@ export async function sipRows(budget: AbortSignal, log = (line: string) => conso
   const tools = requireTools();
   const s = SIP_SETTINGS;
   const dir = await mkdtemp(join(tmpdir(), "edgepbx-bench-sip-"));
+  // On SIGINT the bench exits without waiting for the finally below; the folder goes anyway.
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.once("exit", removeDir);
   const processes = new Processes();
   const stopOnAbort = () => void processes.stopAll(500);
   budget.addEventListener("abort", stopOnAbort, { once: true });
@@ -702,5 +705,6 @@ export async function sipRows(budget: AbortSignal, log = (line: string) => conso
     budget.removeEventListener("abort", stopOnAbort);
     await processes.stopAll();
     await rm(dir, { recursive: true, force: true }).catch(() => {});
+    process.off("exit", removeDir);
   }
 }
