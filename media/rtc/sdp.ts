@@ -1,0 +1,293 @@
+/**
+ * SDP offer/answer for SIP legs that speak plain RTP/AVP G.711 (PCMU, PCMA) and RFC 4733
+ * telephone-event. Parsing goes through sdp-transform, then every field we use is checked again:
+ * the remote SDP is untrusted input (a phone, a carrier or anyone who can send an INVITE).
+ */
+import { isIPv4 } from "node:net";
+import * as sdpTransform from "sdp-transform";
+
+/** The codecs a SIP leg may use. mediasoup does not transcode, so both legs of a call use the same one. */
+export type G711 = "PCMU" | "PCMA";
+export const G711_CODECS: readonly G711[] = ["PCMU", "PCMA"];
+/** RFC 3551 static payload types. */
+export const STATIC_PAYLOAD_TYPES: Readonly<Record<G711, number>> = { PCMU: 0, PCMA: 8 };
+/** The telephone-event payload type we offer (the de facto standard; any dynamic one is accepted). */
+export const DEFAULT_TELEPHONE_EVENT_PT = 101;
+
+export type Direction = "sendrecv" | "sendonly" | "recvonly" | "inactive";
+
+export interface SdpCodec {
+  name: G711;
+  payloadType: number;
+}
+
+/** An m= line of the remote SDP, kept so that an answer can reject the streams we do not take (RFC 3264 §6). */
+export interface SdpMediaLine {
+  type: string;
+  protocol: string;
+  /** The first format of the line (an answer must name at least one, even with port 0). */
+  format: string;
+}
+
+/** What we use from a remote SDP (offer or answer). */
+export interface RemoteDescription {
+  /** o= session id and version (informational: large versions lose precision in sdp-transform). */
+  sessionId: string;
+  sessionVersion: string;
+  /** Where the far end wants our RTP: null when it said c=0.0.0.0 (RFC 2543 hold) or gave no c=. */
+  address: string | null;
+  port: number;
+  /** The G.711 codecs of the audio stream, in the far end's order of preference. */
+  codecs: SdpCodec[];
+  /** Every codec name the far end listed (for error messages). */
+  offeredNames: string[];
+  /** The far end's telephone-event payload type (8 kHz), or null when it does not do RFC 4733. */
+  telephoneEventPt: number | null;
+  /** The direction the far end declared (c=0.0.0.0 folded in: it then receives nothing). */
+  direction: Direction;
+  ptime: number | null;
+  mediaLines: SdpMediaLine[];
+  /** Which of mediaLines is the audio stream we use. */
+  audioIndex: number;
+}
+
+export type SdpErrorCode = "malformed" | "unsupported" | "no-common-codec";
+
+/** SDP we cannot use. Call control answers 488 Not Acceptable Here (400 for malformed bodies). */
+export class SdpError extends Error {
+  override readonly name = "SdpError";
+  constructor(
+    readonly code: SdpErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** The SIP status call control should answer an offer with. */
+  get sipStatus(): 400 | 488 {
+    return this.code === "malformed" ? 400 : 488;
+  }
+}
+
+/** Larger than any real audio SDP; refuses to spend time on garbage. */
+export const MAX_SDP_LENGTH = 16 * 1024;
+
+/** RFC 3551 static audio payload types, to name what a far end offered in error messages. */
+const STATIC_NAMES: Readonly<Record<number, string>> = {
+  0: "PCMU",
+  3: "GSM",
+  4: "G723",
+  8: "PCMA",
+  9: "G722",
+  13: "CN",
+  18: "G729",
+};
+
+const DIRECTIONS: readonly string[] = ["sendrecv", "sendonly", "recvonly", "inactive"];
+const TOKEN = /^[\w.+-]{1,64}$/;
+const PAYLOAD_TYPE = /^\d{1,3}$/;
+
+function malformed(message: string): SdpError {
+  return new SdpError("malformed", `malformed SDP: ${message}`);
+}
+
+function asPort(value: unknown, what: string): number {
+  const text = String(value ?? "");
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw malformed(`${what} port ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** The connection address of c=: a literal IPv4 address (no multicast TTL, no host names: no DNS in the media path). */
+function connectionAddress(connection: { version?: unknown; ip?: unknown } | undefined): string | null | undefined {
+  if (!connection) return undefined;
+  const ip = String(connection.ip ?? "");
+  if (String(connection.version) === "6")
+    throw new SdpError("unsupported", `IPv6 media address ${ip} is not supported`);
+  if (!isIPv4(ip)) throw malformed(`c= address ${JSON.stringify(ip.slice(0, 64))} is not an IPv4 address`);
+  return ip === "0.0.0.0" ? null : ip;
+}
+
+function parseDirection(value: unknown): Direction | undefined {
+  return typeof value === "string" && DIRECTIONS.includes(value) ? (value as Direction) : undefined;
+}
+
+/** The far end will not receive at c=0.0.0.0: fold that into the direction it declared. */
+function withoutReceive(direction: Direction): Direction {
+  return direction === "sendrecv" || direction === "sendonly" ? "sendonly" : "inactive";
+}
+
+/**
+ * Parses a remote SDP (offer or answer) and picks its first usable audio stream: RTP/AVP on a
+ * non-zero port. Throws SdpError; never returns half-checked data.
+ */
+export function parseRemoteSdp(sdp: unknown): RemoteDescription {
+  if (typeof sdp !== "string" || sdp.trim() === "") throw malformed("empty body");
+  if (sdp.length > MAX_SDP_LENGTH) throw malformed(`${sdp.length} bytes (at most ${MAX_SDP_LENGTH})`);
+  if (!/^v=0\r?$/.test(sdp.trimStart().split("\n", 1)[0] ?? "")) throw malformed("it does not start with v=0");
+
+  let parsed: sdpTransform.SessionDescription;
+  try {
+    parsed = sdpTransform.parse(sdp);
+  } catch (error) {
+    throw malformed(error instanceof Error ? error.message : String(error));
+  }
+  const media = Array.isArray(parsed.media) ? parsed.media : [];
+  if (media.length === 0) throw malformed("no m= line");
+
+  const origin = parsed.origin;
+  const sessionId = String(origin?.sessionId ?? "");
+  const sessionVersion = String(origin?.sessionVersion ?? "");
+  if (!TOKEN.test(sessionId) || !TOKEN.test(sessionVersion)) throw malformed("missing or invalid o= line");
+
+  const sessionAddress = connectionAddress(parsed.connection);
+  const sessionDirection = parseDirection(parsed.direction) ?? "sendrecv";
+
+  const mediaLines: SdpMediaLine[] = media.map((m, index) => {
+    const type = String(m.type ?? "");
+    const protocol = String(m.protocol ?? "");
+    const formats = String(m.payloads ?? "")
+      .split(" ")
+      .filter((f) => f !== "");
+    if (!TOKEN.test(type) || !/^[\w/]{1,32}$/.test(protocol) || formats.length === 0 || !TOKEN.test(formats[0] ?? ""))
+      throw malformed(`m= line ${index + 1}`);
+    asPort(m.port, `m= line ${index + 1}`);
+    return { type, protocol, format: formats[0] as string };
+  });
+
+  const audioIndex = media.findIndex((m) => m.type === "audio" && m.protocol === "RTP/AVP" && Number(m.port) !== 0);
+  if (audioIndex < 0) {
+    const audio = mediaLines.filter((m) => m.type === "audio").map((m) => m.protocol);
+    throw new SdpError(
+      "unsupported",
+      audio.length === 0
+        ? "no audio stream"
+        : `no usable audio stream (offered ${audio.join(", ")}; this leg takes plain RTP/AVP, no SRTP)`,
+    );
+  }
+  const audio = media[audioIndex] as sdpTransform.MediaDescription;
+  const port = asPort(audio.port, "audio");
+
+  const address = connectionAddress(audio.connection) ?? sessionAddress;
+  if (address === undefined) throw malformed("no c= line for the audio stream");
+
+  const payloadTypes = String(audio.payloads ?? "")
+    .split(" ")
+    .filter((f) => f !== "")
+    .map((f) => {
+      if (!PAYLOAD_TYPE.test(f) || Number(f) > 127) throw malformed(`payload type ${JSON.stringify(f.slice(0, 16))}`);
+      return Number(f);
+    });
+  const rtpmaps = new Map<number, { name: string; rate: number; channels: number }>();
+  for (const r of Array.isArray(audio.rtp) ? audio.rtp : []) {
+    const pt = Number(r.payload);
+    if (!Number.isInteger(pt) || pt < 0 || pt > 127 || rtpmaps.has(pt)) continue;
+    rtpmaps.set(pt, { name: String(r.codec ?? ""), rate: Number(r.rate), channels: Number(r.encoding ?? 1) });
+  }
+
+  const codecs: SdpCodec[] = [];
+  const offeredNames: string[] = [];
+  let telephoneEventPt: number | null = null;
+  for (const pt of payloadTypes) {
+    const map = rtpmaps.get(pt);
+    // Static payload types need no rtpmap (RFC 3551); a dynamic one without rtpmap is unusable.
+    const name = map?.name ?? STATIC_NAMES[pt] ?? `PT ${pt}`;
+    const rate = map ? map.rate : pt === 0 || pt === 8 ? 8000 : Number.NaN;
+    offeredNames.push(map ? `${name}/${map.rate}` : name);
+    const upper = name.toUpperCase();
+    if (rate !== 8000 || (map && map.channels !== 1)) continue;
+    if ((upper === "PCMU" || upper === "PCMA") && !codecs.some((c) => c.name === upper))
+      codecs.push({ name: upper, payloadType: pt });
+    else if (upper === "TELEPHONE-EVENT" && telephoneEventPt === null) telephoneEventPt = pt;
+  }
+
+  let direction = parseDirection(audio.direction) ?? sessionDirection;
+  if (address === null) direction = withoutReceive(direction);
+  const ptime = Number(audio.ptime);
+
+  return {
+    sessionId,
+    sessionVersion,
+    address,
+    port,
+    codecs,
+    offeredNames,
+    telephoneEventPt,
+    direction,
+    ptime: Number.isInteger(ptime) && ptime >= 10 && ptime <= 200 ? ptime : null,
+    mediaLines,
+    audioIndex,
+  };
+}
+
+/** The direction of our answer to a far end that declared `remote` (RFC 3264 §6.1). */
+export function answerDirection(remote: Direction): Direction {
+  switch (remote) {
+    case "sendonly":
+      return "recvonly";
+    case "recvonly":
+      return "sendonly";
+    default:
+      return remote;
+  }
+}
+
+export interface LocalDescription {
+  sessionId: string;
+  sessionVersion: number;
+  /** The node's media IP, announced in o= and c=. */
+  address: string;
+  /** The RTP shim's port. */
+  port: number;
+  codecs: readonly SdpCodec[];
+  /** Our telephone-event payload type, or null to offer/answer no RFC 4733. */
+  telephoneEventPt: number | null;
+  direction: Direction;
+  ptime: number;
+  /** For an answer: the offer's m= lines (all but audioIndex are rejected with port 0). */
+  mediaLines?: readonly SdpMediaLine[];
+  audioIndex?: number;
+}
+
+/** Our SDP (offer or answer) for one SIP leg. */
+export function writeLocalSdp(local: LocalDescription): string {
+  const audio: sdpTransform.MediaDescription = {
+    type: "audio",
+    port: local.port,
+    protocol: "RTP/AVP",
+    payloads: [
+      ...local.codecs.map((c) => c.payloadType),
+      ...(local.telephoneEventPt === null ? [] : [local.telephoneEventPt]),
+    ].join(" "),
+    rtp: local.codecs.map((c) => ({ payload: c.payloadType, codec: c.name, rate: 8000 })),
+    fmtp: [],
+    ptime: local.ptime,
+    direction: local.direction,
+  };
+  if (local.telephoneEventPt !== null) {
+    audio.rtp.push({ payload: local.telephoneEventPt, codec: "telephone-event", rate: 8000 });
+    audio.fmtp.push({ payload: local.telephoneEventPt, config: "0-16" });
+  }
+  const lines = local.mediaLines ?? [{ type: "audio", protocol: "RTP/AVP", format: "0" }];
+  const audioIndex = local.audioIndex ?? 0;
+  const media = lines.map(
+    (line, index): sdpTransform.MediaDescription =>
+      index === audioIndex
+        ? audio
+        : { type: line.type, port: 0, protocol: line.protocol, payloads: line.format, rtp: [], fmtp: [] },
+  );
+  return sdpTransform.write({
+    version: 0,
+    origin: {
+      username: "-",
+      sessionId: local.sessionId,
+      sessionVersion: local.sessionVersion,
+      netType: "IN",
+      ipVer: 4,
+      address: local.address,
+    },
+    name: "EdgePBX",
+    connection: { version: 4, ip: local.address },
+    timing: { start: 0, stop: 0 },
+    media,
+  });
+}
