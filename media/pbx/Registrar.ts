@@ -182,7 +182,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         `<${binding.contact}>;expires=${Math.max(0, Math.round((binding.expiresAt - now) / 1000))}`,
       );
     }
-    response.set("Date", new Date().toUTCString());
+    response.set("Date", httpDate());
     tx.respond(response);
   }
 
@@ -234,6 +234,19 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       }
     }
   }
+}
+
+let dateSecond = 0;
+let dateText = "";
+
+/** The Date header value, formatted once per second. */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
 }
 
 function bindingKey(pbxId: string, extension: string): string {

@@ -4,7 +4,7 @@ import { parseCSeq, parseUri, parseVia, randomToken } from "./headers.ts";
 import { type SipMessage, type SipParseError, SipRequest, type SipResponse } from "./message.ts";
 import { createResponse } from "./responses.ts";
 import { ClientTransaction } from "./transactions/ClientTransaction.ts";
-import { ServerTransaction } from "./transactions/ServerTransaction.ts";
+import { ServerTransaction, T1 } from "./transactions/ServerTransaction.ts";
 
 export interface SipEndpointEvents {
   /** A new request in its own server transaction; the handler must respond. */
@@ -27,9 +27,20 @@ const SUPPORTED = new Set(["path", "outbound", "replaces", "timer"]);
 export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
   private readonly transactions = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
+  /**
+   * Completed non-INVITE transactions over UDP (Timer J, 64·T1): only their final response is
+   * kept, to answer retransmissions; one sweep a second expires them.
+   */
+  private readonly completed = new Map<string, { bytes: Buffer; expiresAt: number }>();
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(readonly transports: Transport[]) {
     super();
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const [key, entry] of this.completed) if (entry.expiresAt <= now) this.completed.delete(key);
+    }, 1000);
+    this.sweeper.unref();
     for (const transport of transports) {
       transport.on("message", (message, peer) => this.receive(message, peer, transport));
       transport.on("parseError", (error, peer) => this.malformed(error, peer, transport));
@@ -63,6 +74,11 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
       existing.receiveRetransmission();
       return;
     }
+    const done = this.completed.get(key);
+    if (done) {
+      transport.send(done.bytes, peer);
+      return;
+    }
     if (message.method === "CANCEL") {
       // §9.2: CANCEL matches the INVITE with the same branch; it gets its own 200 either way.
       const invite = this.transactions.get(transactionKey(message, "INVITE"));
@@ -74,7 +90,14 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
       if (invite && invite.state === "proceeding") this.emit("cancel", invite);
       return;
     }
-    const tx = new ServerTransaction(key, message, peer, transport, (done) => this.transactions.delete(done.key));
+    const tx = new ServerTransaction(
+      key,
+      message,
+      peer,
+      transport,
+      (ended) => this.transactions.delete(ended.key),
+      (completed, bytes) => this.completed.set(completed.key, { bytes, expiresAt: Date.now() + 64 * T1 }),
+    );
     this.transactions.set(key, tx);
 
     const problem = checkRequest(message);
@@ -158,6 +181,8 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.completed.clear();
     for (const tx of this.transactions.values()) tx.terminate();
     for (const tx of this.clients.values()) tx.terminate();
     await Promise.all(this.transports.map((t) => t.close()));

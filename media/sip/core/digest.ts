@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, hash as oneShotHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { parseDigest } from "./headers.ts";
 
 /**
@@ -24,6 +24,11 @@ const NONCE_TTL_MS = 5 * 60_000;
 export const DEFAULT_ALGORITHMS: readonly DigestAlgorithm[] = ["MD5", "SHA-256"];
 
 export class DigestAuthenticator {
+  /** The nonce handed out per realm, renewed each second: one HMAC per realm-second, not per 401. */
+  private readonly current = new Map<string, { second: number; nonce: string }>();
+  /** Nonces whose signature was already checked, with their issue time (bounded). */
+  private readonly verified = new Map<string, number>();
+
   constructor(
     private readonly algorithms: readonly DigestAlgorithm[] = DEFAULT_ALGORITHMS,
     private readonly secret: Buffer = randomBytes(32),
@@ -60,10 +65,8 @@ export class DigestAuthenticator {
       return { ok: false, stale: false, reason: "unsupported algorithm" };
     const credentials = lookup(p.username);
     const ha1 = credentials ? (algorithm === "MD5" ? credentials.ha1Md5 : credentials.ha1Sha256) : "0".repeat(64);
-    const hash = (s: string) =>
-      createHash(algorithm === "MD5" ? "md5" : "sha256")
-        .update(s)
-        .digest("hex");
+    const hashName = algorithm === "MD5" ? "md5" : "sha256";
+    const hash = (s: string) => oneShotHash(hashName, s, "hex");
     const ha2 = hash(`${method}:${p.uri}`);
     const qop = p.qop?.toLowerCase();
     let expected: string;
@@ -83,14 +86,26 @@ export class DigestAuthenticator {
   }
 
   private nonce(realm: string, now = Date.now()): string {
+    const second = Math.floor(now / 1000);
+    const cached = this.current.get(realm);
+    if (cached?.second === second) return cached.nonce;
     const stamp = now.toString(36);
-    return `${stamp}.${this.sign(stamp, realm)}`;
+    const nonce = `${stamp}.${this.sign(stamp, realm)}`;
+    if (this.current.size > 10_000) this.current.clear();
+    this.current.set(realm, { second, nonce });
+    return nonce;
   }
 
   private checkNonce(nonce: string, realm: string): "fresh" | "stale" | "invalid" {
-    const [stamp, signature] = nonce.split(".");
-    if (!stamp || !signature || !equalHex(this.sign(stamp, realm), signature)) return "invalid";
-    const issued = Number.parseInt(stamp, 36);
+    const key = `${realm}|${nonce}`;
+    let issued = this.verified.get(key);
+    if (issued === undefined) {
+      const [stamp, signature] = nonce.split(".");
+      if (!stamp || !signature || !equalHex(this.sign(stamp, realm), signature)) return "invalid";
+      issued = Number.parseInt(stamp, 36);
+      if (this.verified.size > 50_000) this.verified.clear();
+      this.verified.set(key, issued);
+    }
     if (!Number.isFinite(issued) || issued > Date.now() + 1000) return "invalid";
     return Date.now() - issued > NONCE_TTL_MS ? "stale" : "fresh";
   }
@@ -108,7 +123,5 @@ function equalHex(a: string, b: string): boolean {
 
 /** HA1 as the edge stores it; used by tests and tools that make credentials. */
 export function ha1(algorithm: DigestAlgorithm, username: string, realm: string, password: string): string {
-  return createHash(algorithm === "MD5" ? "md5" : "sha256")
-    .update(`${username}:${realm}:${password}`)
-    .digest("hex");
+  return oneShotHash(algorithm === "MD5" ? "md5" : "sha256", `${username}:${realm}:${password}`, "hex");
 }

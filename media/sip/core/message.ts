@@ -88,9 +88,27 @@ export function canonicalHeaderName(name: string): string {
   return COMPACT[lower] ?? CANONICAL.get(lower) ?? name;
 }
 
+const keys = new Map<string, string>();
+
+/** The lookup key of a header name (canonical, lower case), memoised: lookups are hot. */
+function headerKey(name: string): string {
+  let key = keys.get(name);
+  if (key === undefined) {
+    key = canonicalHeaderName(name).toLowerCase();
+    if (keys.size < 1024) keys.set(name, key);
+  }
+  return key;
+}
+
 export interface Header {
   name: string;
+  /** canonicalHeaderName(name) in lower case, computed once. */
+  key: string;
   value: string;
+}
+
+function makeHeader(name: string, value: string): Header {
+  return { name: canonicalHeaderName(name), key: headerKey(name), value };
 }
 
 abstract class SipMessageBase {
@@ -99,14 +117,15 @@ abstract class SipMessageBase {
 
   /** The first value of a header, or undefined. */
   get(name: string): string | undefined {
-    const wanted = canonicalHeaderName(name).toLowerCase();
-    return this.headers.find((h) => h.name.toLowerCase() === wanted)?.value;
+    const wanted = headerKey(name);
+    for (const h of this.headers) if (h.key === wanted) return h.value;
+    return undefined;
   }
 
   /** Every value of a header, list headers split at top-level commas. */
   getAll(name: string): string[] {
-    const wanted = canonicalHeaderName(name).toLowerCase();
-    const values = this.headers.filter((h) => h.name.toLowerCase() === wanted).map((h) => h.value);
+    const wanted = headerKey(name);
+    const values = this.headers.filter((h) => h.key === wanted).map((h) => h.value);
     return LIST_HEADERS.has(wanted) ? values.flatMap(splitList) : values;
   }
 
@@ -117,26 +136,25 @@ abstract class SipMessageBase {
   /** Replaces every occurrence of a header with one value. */
   set(name: string, value: string): this {
     this.remove(name);
-    this.headers.push({ name: canonicalHeaderName(name), value });
-    return this;
+    return this.append(name, value);
   }
 
   append(name: string, value: string): this {
-    this.headers.push({ name: canonicalHeaderName(name), value });
+    this.headers.push(makeHeader(name, value));
     return this;
   }
 
   /** Adds a header before the others of its name (a new top Via, for example). */
   prepend(name: string, value: string): this {
-    const canonical = canonicalHeaderName(name);
-    const index = this.headers.findIndex((h) => h.name.toLowerCase() === canonical.toLowerCase());
-    this.headers.splice(Math.max(index, 0), 0, { name: canonical, value });
+    const header = makeHeader(name, value);
+    const index = this.headers.findIndex((h) => h.key === header.key);
+    this.headers.splice(Math.max(index, 0), 0, header);
     return this;
   }
 
   remove(name: string): this {
-    const wanted = canonicalHeaderName(name).toLowerCase();
-    this.headers = this.headers.filter((h) => h.name.toLowerCase() !== wanted);
+    const wanted = headerKey(name);
+    this.headers = this.headers.filter((h) => h.key !== wanted);
     return this;
   }
 
@@ -148,7 +166,7 @@ abstract class SipMessageBase {
 
   toBuffer(): Buffer {
     const lines = [this.startLine()];
-    for (const h of this.headers) if (h.name.toLowerCase() !== "content-length") lines.push(`${h.name}: ${h.value}`);
+    for (const h of this.headers) if (h.key !== "content-length") lines.push(`${h.name}: ${h.value}`);
     lines.push(`Content-Length: ${this.body.length}`);
     return Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "utf8"), this.body]);
   }
@@ -244,7 +262,7 @@ export function parseMessage(input: Buffer): SipMessage {
     if (colon <= 0) throw new SipParseError(`malformed header line: ${line.slice(0, 40)}`, partial);
     const name = line.slice(0, colon).trim();
     if (!TOKEN.test(name)) throw new SipParseError(`malformed header name: ${name.slice(0, 40)}`, partial);
-    message.headers.push({ name: canonicalHeaderName(name), value: line.slice(colon + 1).trim() });
+    message.headers.push(makeHeader(name, line.slice(colon + 1).trim()));
   }
 
   const bodyStart = headerEnd.bodyStart;

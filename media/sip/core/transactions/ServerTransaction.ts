@@ -23,6 +23,11 @@ export class ServerTransaction {
     readonly peer: Peer,
     private readonly transport: Transport,
     private readonly onTerminated: (tx: ServerTransaction) => void,
+    /**
+     * Takes over a completed non-INVITE transaction over UDP: for Timer J only its final response
+     * bytes are needed, so the endpoint keeps those and this object can go.
+     */
+    private readonly onCompletedUdp?: (tx: ServerTransaction, finalResponse: Buffer) => void,
   ) {
     this.state = request.method === "INVITE" ? "proceeding" : "trying";
   }
@@ -34,7 +39,8 @@ export class ServerTransaction {
   respond(response: SipResponse): void {
     if (this.state === "completed" || this.state === "confirmed" || this.state === "terminated") return;
     this.lastResponse = response;
-    this.send(response);
+    const bytes = response.toBuffer();
+    this.transport.send(bytes, this.peer);
     if (response.status < 200) {
       this.state = "proceeding";
       return;
@@ -48,6 +54,9 @@ export class ServerTransaction {
       this.state = "completed";
       if (!this.transport.reliable) this.retransmitUntilAck(T1);
       this.later(64 * T1, () => this.terminate()); // Timer H: no ACK came
+    } else if (!this.transport.reliable && this.onCompletedUdp) {
+      this.onCompletedUdp(this, bytes); // Timer J runs at the endpoint, on the bytes alone
+      this.terminate();
     } else {
       this.state = "completed";
       this.later(this.transport.reliable ? 0 : 64 * T1, () => this.terminate()); // Timer J
