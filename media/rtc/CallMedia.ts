@@ -1,0 +1,473 @@
+/**
+ * The media of one call: its mediasoup Router and its legs. A MediaLeg is one SIP far end (an RTP
+ * shim, a PlainTransport, the Producer of what the phone sends and the Consumer of what it hears)
+ * plus its SDP offer/answer state. bridge() makes RTP and DTMF flow between two legs.
+ *
+ * Codec policy: mediasoup does not transcode, so both legs of a bridge use the same G.711 codec.
+ * A leg we offer to gets the codecs the caller offered (intersected with PCMU/PCMA); the callee's
+ * answer picks one; the caller's answer then uses that same one.
+ */
+import { randomUUID } from "node:crypto";
+import type { types } from "mediasoup";
+import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
+import type { MediaContext } from "./MediaEngine.ts";
+import { type DtmfEvent, RtpShim, type RtpShimStats } from "./RtpShim.ts";
+import {
+  answerDirection,
+  DEFAULT_TELEPHONE_EVENT_PT,
+  type Direction,
+  type G711,
+  G711_CODECS,
+  parseRemoteSdp,
+  type RemoteDescription,
+  type SdpCodec,
+  SdpError,
+  STATIC_PAYLOAD_TYPES,
+  writeLocalSdp,
+} from "./sdp.ts";
+
+const CLOCK_RATE = 8000;
+const PTIME = 20;
+
+export type CallMediaEvents = {
+  /** The call's media ended: close() was called, or the mediasoup worker died. */
+  close: [reason: string];
+};
+
+export type MediaLegEvents = {
+  /** RFC 4733 from this leg's phone: once at key-down (end false), once at the end (end true). */
+  dtmf: [DtmfEvent];
+  close: [];
+};
+
+export interface MediaLegStats {
+  id: string;
+  codec: G711 | null;
+  /** Our direction towards the phone (from its SDP): RTP to it flows when sending, from it when receiving. */
+  sending: boolean;
+  receiving: boolean;
+  bridged: boolean;
+  shim: RtpShimStats;
+}
+
+export interface CreateLegOptions {
+  /** The far end's offer, or null when we make the offer (the INVITE we send). */
+  remoteSdp?: string | null;
+  /** The codecs to offer (default: the caller's, else PCMU and PCMA). */
+  codecs?: readonly G711[];
+}
+
+/** One call: a Router of its own (see MediaEngine.createCall) and the legs on it. */
+export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
+  readonly id = randomUUID();
+  private readonly legs = new Set<MediaLeg>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    readonly router: types.Router,
+    private readonly context: MediaContext,
+    readonly pbxId: string | null,
+  ) {
+    super();
+    router.on("workerclose", () => this.close("mediasoup worker died"));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** A leg for a far end that sent `remoteSdp` as its offer, or that we will offer to (null). */
+  createLeg(options: CreateLegOptions = {}): Promise<MediaLeg> {
+    return this.serial(async () => {
+      this.assertOpen();
+      const offer = options.codecs
+        ? [...new Set(options.codecs)].filter((c) => G711_CODECS.includes(c))
+        : this.offerCodecs();
+      if (offer.length === 0) throw new SdpError("no-common-codec", "no G.711 codec to offer");
+      const shim = await RtpShim.open({
+        pool: this.context.pool,
+        listenIp: this.context.listenIp,
+        logger: this.context.logger,
+      });
+      let transport: types.PlainTransport | undefined;
+      try {
+        // comedia off: we know where the shim is, and nothing else may talk to this transport.
+        transport = await this.router.createPlainTransport({
+          listenInfo: { protocol: "udp", ip: "127.0.0.1", portRange: this.context.loopbackPorts },
+          rtcpMux: true,
+          comedia: false,
+        });
+        const inner = shim.innerAddress;
+        await transport.connect({ ip: inner.address, port: inner.port });
+        await shim.attach({ address: transport.tuple.localAddress, port: transport.tuple.localPort });
+        const leg = new MediaLeg(this, transport, shim, offer, this.context.mediaIp);
+        if (options.remoteSdp != null) await leg.applyRemoteSdp(options.remoteSdp);
+        this.legs.add(leg);
+        leg.on("close", () => this.legs.delete(leg));
+        return leg;
+      } catch (error) {
+        transport?.close();
+        shim.close();
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * RTP flows both ways between the two legs, and each leg's DTMF is relayed to the other. Both
+   * legs must have their remote SDP. A leg whose answer is not yet written (the caller's) takes
+   * the other leg's codec; two legs fixed on different codecs are refused (no transcoding).
+   */
+  bridge(a: MediaLeg, b: MediaLeg): Promise<void> {
+    return this.serial(async () => {
+      this.assertOpen();
+      if (a === b) throw new Error("cannot bridge a leg to itself");
+      for (const leg of [a, b])
+        if (leg.call !== this || leg.isClosed) throw new Error(`leg ${leg.id} is not an open leg of this call`);
+      const codec = agreeCodec(a, b);
+      await a.useCodec(codec);
+      await b.useCodec(codec);
+      await a.connectTo(b);
+      await b.connectTo(a);
+    });
+  }
+
+  /** Closes every leg and the Router; frees the shim ports. */
+  close(reason = "closed"): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const leg of [...this.legs]) leg.close();
+    this.router.close();
+    this.safeEmit("close", reason);
+    this.removeAllListeners();
+  }
+
+  /** Runs `task` after the previous ones: SDP, bridging and leg creation never interleave. */
+  serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error("the call's media is closed");
+  }
+
+  /** What a new leg we offer to gets: the codec already agreed in this call, else the caller's. */
+  private offerCodecs(): G711[] {
+    const legs = [...this.legs];
+    // Bridged, or at least settled by an offer/answer (a caller whose INVITE had no SDP).
+    const agreed = (legs.find((leg) => leg.isBridged && leg.codec) ?? legs.find((leg) => leg.isNegotiated))?.codec;
+    if (agreed) return [agreed];
+    const caller = legs.reverse().find((leg) => leg.remoteOfferedCodecs);
+    return caller?.remoteOfferedCodecs ?? [...G711_CODECS];
+  }
+}
+
+function agreeCodec(a: MediaLeg, b: MediaLeg): G711 {
+  if (!a.codec || !b.codec) throw new Error("bridge: both legs need their remote SDP first");
+  if (a.codec === b.codec) return a.codec;
+  // One of them has not answered yet and can still take the other's codec.
+  if (b.canUseCodec(a.codec)) return a.codec;
+  if (a.canUseCodec(b.codec)) return b.codec;
+  throw new SdpError(
+    "no-common-codec",
+    `no common codec: one leg uses ${a.codec}, the other ${b.codec} (mediasoup does not transcode)`,
+  );
+}
+
+type Negotiation = "idle" | "local-offer" | "remote-offer";
+
+/** One SIP far end of a call. Created by CallMedia.createLeg(). */
+export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
+  readonly id = randomUUID();
+  private negotiation: Negotiation = "idle";
+  private remote: RemoteDescription | null = null;
+  /** The codec agreed with this far end, with the payload types each side uses for it. */
+  private agreed: { name: G711; remotePt: number; localPt: number } | null = null;
+  private localDescription: string | null = null;
+  private sessionVersion = 0;
+  private producer: types.Producer | null = null;
+  /** Sends the peer's Producer to this leg's phone. */
+  private consumer: types.Consumer | null = null;
+  private peer: MediaLeg | null = null;
+  private closed = false;
+  private readonly sessionId = String(Math.floor(Math.random() * 2 ** 31));
+  /** We sent the first offer on this leg (we are its caller). */
+  private localOffered = false;
+  private callerCodecs: G711[] | null = null;
+
+  constructor(
+    readonly call: CallMedia,
+    readonly transport: types.PlainTransport,
+    private readonly shim: RtpShim,
+    private readonly offerCodecs: readonly G711[],
+    private readonly mediaIp: string,
+  ) {
+    super();
+    shim.on("dtmf", (event) => this.safeEmit("dtmf", event));
+    // RFC 4733 never reaches mediasoup (its consumers drop it): relay it shim to shim.
+    shim.on("telephoneevent", (packet) => this.peer?.shim.injectTelephoneEvent(packet));
+    transport.on("routerclose", () => this.close());
+  }
+
+  get codec(): G711 | null {
+    return this.agreed?.name ?? null;
+  }
+
+  get isBridged(): boolean {
+    return this.peer !== null;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** An offer/answer exchange is complete (no offer pending either way). */
+  get isNegotiated(): boolean {
+    return this.negotiation === "idle" && this.agreed !== null;
+  }
+
+  /** The port phones send RTP to. */
+  get port(): number {
+    return this.shim.port;
+  }
+
+  /** The G.711 codecs of the far end's first offer, when it made the first offer (the caller). */
+  get remoteOfferedCodecs(): G711[] | null {
+    return this.callerCodecs;
+  }
+
+  /**
+   * Our SDP for this leg: the answer to the far end's pending offer, else our offer (the first
+   * time), else the description in force (unchanged: same o= version).
+   */
+  localSdp(): string {
+    if (this.closed) throw new Error("the media leg is closed");
+    if (this.negotiation === "remote-offer" && this.remote && this.agreed) {
+      const remote = this.remote;
+      this.negotiation = "idle";
+      return this.describe({
+        codecs: [{ name: this.agreed.name, payloadType: this.agreed.localPt }],
+        // Answer with the far end's own telephone-event PT (RFC 3264 §6.1), or without if it has none.
+        telephoneEventPt: remote.telephoneEventPt,
+        direction: answerDirection(remote.direction),
+        mediaLines: remote.mediaLines,
+        audioIndex: remote.audioIndex,
+      });
+    }
+    if (this.localDescription === null) {
+      this.negotiation = "local-offer";
+      this.localOffered = true;
+      return this.describe({
+        codecs: this.offerCodecs.map((name) => ({ name, payloadType: STATIC_PAYLOAD_TYPES[name] })),
+        telephoneEventPt: DEFAULT_TELEPHONE_EVENT_PT,
+        direction: "sendrecv",
+      });
+    }
+    return this.localDescription;
+  }
+
+  /**
+   * The far end's SDP: its answer to our offer, or an offer (first INVITE, re-INVITE for hold or
+   * resume). Throws SdpError (and changes nothing) on SDP we cannot use.
+   */
+  setRemoteSdp(sdp: string): Promise<void> {
+    return this.call.serial(() => this.applyRemoteSdp(sdp));
+  }
+
+  /** setRemoteSdp without the call's queue (for CallMedia, which already holds it). */
+  async applyRemoteSdp(sdp: string): Promise<void> {
+    if (this.closed) throw new Error("the media leg is closed");
+    const remote = parseRemoteSdp(sdp);
+    const isAnswer = this.negotiation === "local-offer";
+    // Once a codec is agreed it stays (no transcoding, and the other leg is using it).
+    const allowed = this.agreed ? [this.agreed.name] : isAnswer ? this.offerCodecs : G711_CODECS;
+    const preferred = this.peer?.codec ?? this.agreed?.name;
+    const chosen =
+      (!isAnswer && preferred && remote.codecs.find((c) => c.name === preferred)) ||
+      remote.codecs.find((c) => allowed.includes(c.name));
+    if (!chosen) {
+      throw new SdpError(
+        "no-common-codec",
+        `no common codec: the far end ${isAnswer ? "answered" : "offers"} ${remote.offeredNames.join(", ") || "nothing"}; ` +
+          `this leg takes ${allowed.join(", ")}`,
+      );
+    }
+    // The PT the phone sends with: the one of our offer, or of our answer (which mirrors its offer).
+    // Once agreed it is kept: the Producer was created with it.
+    const localPt =
+      this.agreed?.name === chosen.name
+        ? this.agreed.localPt
+        : isAnswer
+          ? STATIC_PAYLOAD_TYPES[chosen.name]
+          : chosen.payloadType;
+    const codecChanged = this.agreed !== null && this.agreed.name !== chosen.name;
+    if (!this.localOffered && !this.callerCodecs) this.callerCodecs = remote.codecs.map((c) => c.name);
+    this.remote = remote;
+    this.agreed = { name: chosen.name, remotePt: chosen.payloadType, localPt };
+    this.negotiation = isAnswer ? "idle" : "remote-offer";
+    if (codecChanged) await this.replaceProducer();
+    await this.applyMedia();
+  }
+
+  stats(): MediaLegStats {
+    const { sending, receiving } = this.directions();
+    return {
+      id: this.id,
+      codec: this.codec,
+      sending,
+      receiving,
+      bridged: this.isBridged,
+      shim: this.shim.stats(),
+    };
+  }
+
+  /** mediasoup's own counters: what the phone sent (Producer) and what it was sent (Consumer). */
+  async mediasoupStats(): Promise<{ producer: types.ProducerStat[]; consumer: types.ConsumerStat[] }> {
+    const producer = this.producer && !this.producer.closed ? await this.producer.getStats() : [];
+    const consumer = this.consumer && !this.consumer.closed ? await this.consumer.getStats() : [];
+    return { producer, consumer };
+  }
+
+  /** Frees the leg: its transport (Producer, Consumer) and shim ports; a bridged peer stops hearing it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const peer = this.peer;
+    this.peer = null;
+    if (peer?.peer === this) {
+      peer.peer = null;
+      peer.consumer?.close();
+      peer.consumer = null;
+    }
+    this.transport.close();
+    this.shim.close();
+    this.safeEmit("close");
+    this.removeAllListeners();
+  }
+
+  /** Whether bridging may switch this leg to `codec`: its answer is not out yet and the far end offered it. */
+  canUseCodec(codec: G711): boolean {
+    if (this.agreed?.name === codec) return true;
+    return (
+      this.negotiation === "remote-offer" && !this.isBridged && !!this.remote?.codecs.some((c) => c.name === codec)
+    );
+  }
+
+  /** For CallMedia.bridge: settles the codec and makes sure the Producer exists for it. */
+  async useCodec(codec: G711): Promise<void> {
+    if (this.agreed?.name !== codec) {
+      const offered = this.remote?.codecs.find((c) => c.name === codec);
+      if (!offered || !this.canUseCodec(codec)) throw new SdpError("no-common-codec", `leg cannot use ${codec}`);
+      this.agreed = { name: codec, remotePt: offered.payloadType, localPt: offered.payloadType };
+      await this.replaceProducer();
+    }
+    if (!this.producer) await this.replaceProducer();
+    await this.applyMedia();
+  }
+
+  /** For CallMedia.bridge: this leg's phone hears `peer` (replacing whatever it heard). */
+  async connectTo(peer: MediaLeg): Promise<void> {
+    if (!peer.producer || !this.agreed) throw new Error("bridge: a leg has no producer");
+    const old = this.peer;
+    if (old && old !== peer && old.peer === this) {
+      // Re-bridged elsewhere: the old peer stops hearing this leg.
+      old.peer = null;
+      old.consumer?.close();
+      old.consumer = null;
+    }
+    this.consumer?.close();
+    this.consumer = null;
+    const mimeType = `audio/${this.agreed.name}`.toLowerCase();
+    const codecs = (this.call.router.rtpCapabilities.codecs ?? []).filter((c) => c.mimeType.toLowerCase() === mimeType);
+    // Only the negotiated codec, no header extensions: what a plain SIP phone can take.
+    this.consumer = await this.transport.consume({
+      producerId: peer.producer.id,
+      rtpCapabilities: { codecs, headerExtensions: [] },
+    });
+    this.peer = peer;
+    await this.applyMedia();
+  }
+
+  private async replaceProducer(): Promise<void> {
+    const agreed = this.agreed;
+    if (!agreed) return;
+    this.producer?.close(); // closes the peer's Consumer of it too
+    this.producer = null;
+    // The codec list is the negotiated codec only: the encoding's codec is the first one, and
+    // packets of any other codec would be dropped by mediasoup.
+    this.producer = await this.transport.produce({
+      kind: "audio",
+      rtpParameters: {
+        codecs: [{ mimeType: `audio/${agreed.name}`, payloadType: agreed.localPt, clockRate: CLOCK_RATE }],
+        encodings: [{ ssrc: this.shim.ssrc }],
+      },
+    });
+    const peer = this.peer;
+    if (peer && !peer.closed) {
+      peer.consumer = null;
+      await peer.connectTo(this);
+    }
+  }
+
+  /** Our directions from the far end's SDP: it holds us with sendonly/inactive or c=0.0.0.0. */
+  private directions(): { sending: boolean; receiving: boolean } {
+    const direction: Direction = this.remote?.direction ?? "inactive";
+    return {
+      sending: direction === "sendrecv" || direction === "recvonly",
+      receiving: direction === "sendrecv" || direction === "sendonly",
+    };
+  }
+
+  /** Pushes the negotiated state to the shim and pauses/resumes the Producer and Consumer. */
+  private async applyMedia(): Promise<void> {
+    const remote = this.remote;
+    const agreed = this.agreed;
+    if (!remote || !agreed || this.closed) return;
+    const { sending, receiving } = this.directions();
+    this.shim.configure({
+      remote: remote.address ? { address: remote.address, port: remote.port } : null,
+      payloadType: agreed.remotePt,
+      receivePayloadTypes: [...new Set([agreed.localPt, agreed.remotePt])],
+      clockRate: CLOCK_RATE,
+      telephoneEventPt: remote.telephoneEventPt,
+      receiveTelephoneEventPts: [
+        ...new Set([remote.telephoneEventPt ?? DEFAULT_TELEPHONE_EVENT_PT, DEFAULT_TELEPHONE_EVENT_PT]),
+      ],
+      sending,
+      receiving,
+    });
+    // Hold: the direction the far end refuses is paused in mediasoup, not just dropped here.
+    const producer = this.producer;
+    if (producer && !producer.closed && producer.paused === receiving)
+      await (receiving ? producer.resume() : producer.pause());
+    const consumer = this.consumer;
+    if (consumer && !consumer.closed && consumer.paused === sending)
+      await (sending ? consumer.resume() : consumer.pause());
+  }
+
+  private describe(options: {
+    codecs: SdpCodec[];
+    telephoneEventPt: number | null;
+    direction: Direction;
+    mediaLines?: RemoteDescription["mediaLines"];
+    audioIndex?: number;
+  }): string {
+    const write = (version: number) =>
+      writeLocalSdp({
+        sessionId: this.sessionId,
+        sessionVersion: version,
+        address: this.mediaIp,
+        port: this.shim.port,
+        ptime: PTIME,
+        ...options,
+      });
+    // The o= version changes only when the description does (RFC 3264 §8).
+    const unchanged = this.localDescription !== null && write(this.sessionVersion) === this.localDescription;
+    if (!unchanged && this.localDescription !== null) this.sessionVersion++;
+    this.localDescription = write(this.sessionVersion);
+    return this.localDescription;
+  }
+}
