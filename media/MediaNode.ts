@@ -2,6 +2,7 @@ import { ConsoleLogger, type Logger } from "./common/Logger.ts";
 import { EdgeLink } from "./edge-link/EdgeLink.ts";
 import { PbxDirectory } from "./pbx/PbxDirectory.ts";
 import { SipGateway } from "./pbx/SipGateway.ts";
+import { MediaEngine, type PortRange } from "./rtc/MediaEngine.ts";
 
 export interface MediaNodeOptions {
   /** The edge's base URL, e.g. http://127.0.0.1:8787. */
@@ -12,6 +13,7 @@ export interface MediaNodeOptions {
   /** Where the node keeps the last applied configs, so it serves them at once after a restart. */
   stateDir: string;
   sip: { host: string; udpPort: number; tcpPort: number; wsPort: number };
+  media: { ip: string; rtpPorts: PortRange; workers: number };
   logger?: Logger;
 }
 
@@ -25,13 +27,27 @@ export class MediaNode {
     readonly directory: PbxDirectory,
     readonly gateway: SipGateway,
     readonly link: EdgeLink,
+    readonly engine: MediaEngine,
   ) {}
 
   static async start(options: MediaNodeOptions): Promise<MediaNode> {
     const logger = options.logger ?? new ConsoleLogger("media");
     const directory = new PbxDirectory();
-    const gateway = await SipGateway.start({ ...options.sip, directory });
-    const link = new EdgeLink({
+    const engine = await MediaEngine.create({
+      mediaIp: options.media.ip,
+      rtpPorts: options.media.rtpPorts,
+      workers: options.media.workers,
+      logger: new ConsoleLogger("rtc"),
+    });
+    let link: EdgeLink | null = null;
+    const gateway = await SipGateway.start({
+      ...options.sip,
+      directory,
+      media: engine,
+      onCallRecord: (pbx, record) => link?.reportCall(pbx, record),
+      logger: new ConsoleLogger("calls"),
+    });
+    link = new EdgeLink({
       url: options.edgeUrl,
       nodeId: options.nodeId,
       token: options.token,
@@ -47,7 +63,7 @@ export class MediaNode {
       logger.info(`PBX ${pbx} removed`);
     });
     link.start();
-    return new MediaNode(directory, gateway, link);
+    return new MediaNode(directory, gateway, link, engine);
   }
 
   /** Where phones reach this node. */
@@ -63,5 +79,6 @@ export class MediaNode {
   async stop(): Promise<void> {
     await this.link.stop();
     await this.gateway.close();
+    this.engine.close();
   }
 }

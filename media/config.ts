@@ -5,6 +5,7 @@ export interface MediaNodeSettings {
   token: string;
   stateDir: string;
   sip: { host: string; udpPort: number; tcpPort: number; wsPort: number };
+  media: { ip: string; rtpPorts: { min: number; max: number }; workers: number };
 }
 
 export function settingsFromEnv(
@@ -23,6 +24,11 @@ export function settingsFromEnv(
     nodeId: env.NODE_ID ?? "media-1",
     token,
     stateDir: env.MEDIA_STATE_DIR ?? defaults.stateDir,
+    media: {
+      ip: env.MEDIA_IP ?? env.SIP_HOST ?? "127.0.0.1",
+      rtpPorts: { min: port("RTP_PORT_MIN", 20000), max: port("RTP_PORT_MAX", 29999) },
+      workers: Math.max(1, Number(env.MEDIA_WORKERS ?? 1) || 1),
+    },
     sip: {
       host: env.SIP_HOST ?? "127.0.0.1",
       udpPort: port("SIP_PORT", 5060),

@@ -28,6 +28,7 @@ before(async () => {
     token: devMediaNodeToken(),
     stateDir: join(dir, "media"),
     sip: { host: "127.0.0.1", udpPort: 0, tcpPort: 0, wsPort: 0 },
+    media: { ip: "127.0.0.1", rtpPorts: { min: 41000, max: 41999 }, workers: 1 },
   });
 });
 

@@ -19,8 +19,14 @@ export interface Binding {
   expiresAt: number;
   callId: string;
   cseq: number;
-  /** The address the REGISTER really came from: requests to the phone go here (NAT). */
+  /** The address the REGISTER really came from. */
   peer: Peer;
+  /**
+   * Where requests to the phone go: the Contact when it names the address the REGISTER came
+   * from (a phone that listens on another port than it sends from), otherwise — a private
+   * address behind NAT, or any TCP/WebSocket flow — the source itself.
+   */
+  target: Peer;
   userAgent: string | null;
 }
 
@@ -159,6 +165,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         callId: request.callId,
         cseq,
         peer: { ...peer },
+        target: reachableAt(change.contact, peer),
         userAgent: request.get("User-Agent") ?? null,
       };
       existing.set(change.contact, binding);
@@ -234,6 +241,13 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       }
     }
   }
+}
+
+function reachableAt(contact: string, peer: Peer): Peer {
+  if (peer.transport !== "udp") return { ...peer };
+  const uri = parseUri(contact);
+  if (!uri || uri.host !== peer.address) return { ...peer };
+  return { transport: "udp", address: uri.host, port: uri.port ?? 5060 };
 }
 
 let dateSecond = 0;

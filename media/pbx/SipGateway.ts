@@ -9,6 +9,7 @@ import { TcpTransport } from "../sip/platform/TcpTransport.ts";
 import type { Transport } from "../sip/platform/transport.ts";
 import { UdpTransport } from "../sip/platform/UdpTransport.ts";
 import { WsTransport } from "../sip/platform/WsTransport.ts";
+import type { CallMediaCounts } from "./calls/Call.ts";
 import { CallControl } from "./calls/CallControl.ts";
 import type { MediaPlane } from "./calls/media.ts";
 import type { PbxDirectory } from "./PbxDirectory.ts";
@@ -19,7 +20,7 @@ export interface SipGatewayOptions {
   /** Where call media is anchored; without one the gateway registers phones but refuses calls. */
   media?: MediaPlane;
   /** Every finished call, for the call records the edge lists. */
-  onCallRecord?: (pbxId: string, record: CallRecord) => void;
+  onCallRecord?: (pbxId: string, record: CallRecord, media: CallMediaCounts) => void;
   logger?: Logger;
   /** 0 picks a free port (tests). */
   udpPort: number;

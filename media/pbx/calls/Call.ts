@@ -13,8 +13,14 @@ import type { CallMediaSession, MediaLeg } from "./media.ts";
 
 export type CallState = "ringing" | "answered" | "ended";
 
+/** RTP packets each phone sent and got through the node, per leg. */
+export interface CallMediaCounts {
+  caller: { sent: number; received: number };
+  callee: { sent: number; received: number } | null;
+}
+
 interface CallEvents {
-  ended: [record: CallRecord];
+  ended: [record: CallRecord, media: CallMediaCounts];
 }
 
 type Disposition = CallRecord["disposition"];
@@ -67,7 +73,7 @@ export class Call extends EventEmitter<CallEvents> {
     for (const binding of bindings) {
       const leg = await this.media.createLeg({ remoteSdp: null });
       const invite = this.outgoingInvite(binding, leg.localSdp());
-      const tx = this.endpoint.request(invite, binding.peer);
+      const tx = this.endpoint.request(invite, binding.target);
       const branch: Branch = { binding, tx, leg, invite, dialog: null };
       this.branches.push(branch);
       tx.on("response", (response) => void this.onBranchResponse(branch, response));
@@ -84,9 +90,9 @@ export class Call extends EventEmitter<CallEvents> {
   lateResponse(response: SipResponse): void {
     const branch = this.branches.find((b) => b.invite.callId === response.callId);
     if (!branch || response.status < 200 || response.status >= 300) return;
-    const dialog = branch.dialog ?? Dialog.asCaller(branch.invite, response, branch.binding.peer);
-    this.endpoint.send(dialog.createRequest("ACK", 1), branch.binding.peer);
-    if (branch !== this.winner) this.endpoint.request(dialog.createRequest("BYE"), branch.binding.peer);
+    const dialog = branch.dialog ?? Dialog.asCaller(branch.invite, response, branch.binding.target);
+    this.endpoint.send(dialog.createRequest("ACK", 1), branch.binding.target);
+    if (branch !== this.winner) this.endpoint.request(dialog.createRequest("BYE"), branch.binding.target);
   }
 
   /** Does this in-dialog request belong to this call? */
@@ -136,12 +142,12 @@ export class Call extends EventEmitter<CallEvents> {
       this.onBranchFailed(branch, response.status);
       return;
     }
-    const dialog = Dialog.asCaller(branch.invite, response, branch.binding.peer);
+    const dialog = Dialog.asCaller(branch.invite, response, branch.binding.target);
     branch.dialog = dialog;
     // Every 2xx is acknowledged; a late second answer is then hung up at once.
-    this.endpoint.send(dialog.createRequest("ACK", 1), branch.binding.peer);
+    this.endpoint.send(dialog.createRequest("ACK", 1), branch.binding.target);
     if (this.state !== "ringing" || this.winner) {
-      this.endpoint.request(dialog.createRequest("BYE"), branch.binding.peer);
+      this.endpoint.request(dialog.createRequest("BYE"), branch.binding.target);
       return;
     }
     this.winner = branch;
@@ -150,7 +156,7 @@ export class Call extends EventEmitter<CallEvents> {
       await branch.leg.setRemoteSdp(response.body.toString("utf8"));
       await this.media.bridge(this.aLeg, branch.leg);
     } catch {
-      this.endpoint.request(dialog.createRequest("BYE"), branch.binding.peer);
+      this.endpoint.request(dialog.createRequest("BYE"), branch.binding.target);
       this.invite.respond(createResponse(this.invite.request, 488, undefined, this.invite.peer, this.toTag));
       this.end("failed");
       return;
@@ -213,20 +219,29 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.state === "ended") return;
     this.state = "ended";
     clearTimeout(this.aOkTimer);
+    const counts = (leg: MediaLeg) => {
+      const { shim } = leg.stats();
+      return { sent: shim.phoneToMediasoup.received, received: shim.mediasoupToPhone.sent };
+    };
+    const media: CallMediaCounts = { caller: counts(this.aLeg), callee: this.winner ? counts(this.winner.leg) : null };
     this.media.close();
-    this.emit("ended", {
-      callId: this.invite.request.callId,
-      direction: "internal",
-      from: this.caller.number,
-      to: this.callee,
-      routeId: null,
-      startedAt: this.startedAt,
-      answeredAt: this.answeredAt,
-      endedAt: new Date().toISOString(),
-      disposition: this.answeredAt ? "answered" : disposition,
-      answeredBy: this.answeredBy,
-      recordingId: null,
-    });
+    this.emit(
+      "ended",
+      {
+        callId: this.invite.request.callId,
+        direction: "internal",
+        from: this.caller.number,
+        to: this.callee,
+        routeId: null,
+        startedAt: this.startedAt,
+        answeredAt: this.answeredAt,
+        endedAt: new Date().toISOString(),
+        disposition: this.answeredAt ? "answered" : disposition,
+        answeredBy: this.answeredBy,
+        recordingId: null,
+      },
+      media,
+    );
   }
 
   private outgoingInvite(binding: Binding, sdp: string): SipRequest {
@@ -236,7 +251,7 @@ export class Call extends EventEmitter<CallEvents> {
     invite.append("To", `<sip:${this.callee}@${this.caller.domain}>`);
     invite.append("Call-ID", `${randomToken(12)}@edgepbx`);
     invite.append("CSeq", "1 INVITE");
-    invite.append("Contact", `<${this.contactFor(binding.peer)}>`);
+    invite.append("Contact", `<${this.contactFor(binding.target)}>`);
     invite.append("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
     invite.append("Content-Type", "application/sdp");
     invite.body = Buffer.from(sdp);

@@ -10,7 +10,7 @@ import type { ServerTransaction } from "../../sip/core/transactions/ServerTransa
 import type { Peer } from "../../sip/platform/transport.ts";
 import type { PbxDirectory } from "../PbxDirectory.ts";
 import type { Registrar } from "../Registrar.ts";
-import { Call } from "./Call.ts";
+import { Call, type CallMediaCounts } from "./Call.ts";
 import type { MediaPlane } from "./media.ts";
 
 /**
@@ -28,7 +28,7 @@ export class CallControl {
     private readonly registrar: Registrar,
     private readonly digest: DigestAuthenticator,
     private readonly media: MediaPlane,
-    private readonly onRecord: (pbxId: string, record: CallRecord) => void,
+    private readonly onRecord: (pbxId: string, record: CallRecord, media: CallMediaCounts) => void,
     private readonly logger: Logger,
   ) {
     endpoint.on("ack", (request) => this.callFor(request)?.acknowledged());
@@ -119,9 +119,13 @@ export class CallControl {
       (p) => this.contactFor(p),
     );
     this.calls.set(request.callId, call);
-    call.on("ended", (record) => {
+    call.on("ended", (record, media) => {
       for (const id of call.callIds) this.calls.delete(id);
-      this.onRecord(pbx.pbxId, record);
+      this.logger.info(
+        `call ${record.from} → ${record.to} ${record.disposition}; RTP caller ${media.caller.sent}↑ ${media.caller.received}↓` +
+          (media.callee ? `, callee ${media.callee.sent}↑ ${media.callee.received}↓` : ""),
+      );
+      this.onRecord(pbx.pbxId, record, media);
     });
     await call.ring(bindings);
     for (const id of call.callIds) this.calls.set(id, call);

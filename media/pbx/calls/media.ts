@@ -9,6 +9,8 @@ export interface MediaLeg extends EventEmitter {
   localSdp(): string;
   /** The far end's SDP: its offer, or its answer to ours. Throws on SDP we cannot use. */
   setRemoteSdp(sdp: string): Promise<void>;
+  /** RTP counters of this leg: packets from its phone and sent to it. */
+  stats(): { shim: { phoneToMediasoup: { received: number }; mediasoupToPhone: { sent: number } } };
   close(): void;
 }
 
