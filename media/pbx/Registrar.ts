@@ -4,6 +4,7 @@ import { parseNameAddr, parseUri } from "../sip/core/headers.ts";
 import { createResponse } from "../sip/core/responses.ts";
 import type { ServerTransaction } from "../sip/core/transactions/ServerTransaction.ts";
 import type { Peer, StreamConnection } from "../sip/platform/transport.ts";
+import { authenticateExtension } from "./authenticate.ts";
 import type { PbxDirectory } from "./PbxDirectory.ts";
 
 export const MIN_EXPIRES = 60;
@@ -81,27 +82,13 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       return;
     }
 
-    const realm = pbx.config.settings.sipDomain;
-    const auth = this.digest.verify(request.get("Authorization"), "REGISTER", realm, (username) => {
-      const extension = pbx.extensions.get(username);
-      return extension && extension.sip.username === username ? extension.sip : null;
-    });
-    if (!auth.ok) {
-      const response = createResponse(request, 401, undefined, peer);
-      for (const challenge of this.digest.challenges(realm, auth.stale)) response.append("WWW-Authenticate", challenge);
-      tx.respond(response);
-      return;
-    }
+    const extension = authenticateExtension(this.digest, pbx, tx, "registrar");
+    if (!extension) return;
 
     // The address of record must be the authenticated extension (by number or SIP username).
-    const extension = pbx.extensions.get(auth.username);
     const to = parseNameAddr(request.get("To") ?? "");
     const aor = to?.uri.user ?? "";
-    if (
-      !extension ||
-      (aor !== extension.number && aor !== extension.sip.username) ||
-      to?.uri.host !== domain.toLowerCase()
-    ) {
+    if ((aor !== extension.number && aor !== extension.sip.username) || to?.uri.host !== domain.toLowerCase()) {
       reply(403, "Forbidden (not your address of record)");
       return;
     }

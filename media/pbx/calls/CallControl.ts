@@ -8,6 +8,7 @@ import { createResponse } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
+import { authenticateExtension } from "../authenticate.ts";
 import type { PbxDirectory } from "../PbxDirectory.ts";
 import type { Registrar } from "../Registrar.ts";
 import { Call, type CallMediaCounts } from "./Call.ts";
@@ -60,19 +61,10 @@ export class CallControl {
       return;
     }
     const realm = pbx.config.settings.sipDomain;
-    const auth = this.digest.verify(request.get("Proxy-Authorization"), "INVITE", realm, (username) => {
-      const extension = pbx.extensions.get(username);
-      return extension && extension.sip.username === username ? extension.sip : null;
-    });
-    if (!auth.ok) {
-      // Nothing unauthenticated goes anywhere: not to an extension, never to the trunk.
-      const challenge = createResponse(request, 407, undefined, peer);
-      for (const value of this.digest.challenges(realm, auth.stale)) challenge.append("Proxy-Authenticate", value);
-      tx.respond(challenge);
-      return;
-    }
-    const caller = pbx.extensions.get(auth.username);
-    if (!caller || (from.uri.user !== caller.number && from.uri.user !== caller.sip.username)) {
+    // Nothing unauthenticated goes anywhere: not to an extension, never to the trunk.
+    const caller = authenticateExtension(this.digest, pbx, tx, "proxy");
+    if (!caller) return;
+    if (from.uri.user !== caller.number && from.uri.user !== caller.sip.username) {
       reply(403, "Forbidden (From is not the authenticated extension)");
       return;
     }
