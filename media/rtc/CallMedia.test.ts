@@ -3,10 +3,12 @@
  * CallMedia (RTP shims + a real mediasoup worker): audio both ways, SSRC changes, RFC 4733 DTMF
  * end to end, PCMA, hold/resume, SDP errors, and no leaked ports or transports.
  */
+
 import assert from "node:assert/strict";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { sleep, until } from "../test-support/wait.ts";
 import type { CallMedia, MediaLeg } from "./CallMedia.ts";
 import { MediaEngine } from "./MediaEngine.ts";
 import type { DtmfEvent } from "./RtpShim.ts";
@@ -14,16 +16,6 @@ import { parseRemoteSdp, SdpError } from "./sdp.ts";
 import { mediasoupWorkerBin, missingWorkerMessage } from "./worker-bin.ts";
 
 const LOCALHOST = "127.0.0.1";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(condition: () => boolean, timeoutMs = 2000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
-  return true;
-}
 
 interface Rtp {
   pt: number;

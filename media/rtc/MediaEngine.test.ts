@@ -2,22 +2,13 @@
  * MediaEngine: Workers, a Router per call spread over them, and what happens when a Worker dies
  * (its calls close and free their ports, a replacement Worker takes new calls).
  */
+
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { sleep, until } from "../test-support/wait.ts";
 import type { CallMedia } from "./CallMedia.ts";
 import { MediaEngine } from "./MediaEngine.ts";
 import { mediasoupWorkerBin, missingWorkerMessage } from "./worker-bin.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
-}
 
 const offer = [
   "v=0",
@@ -97,7 +88,7 @@ describe("MediaEngine", { skip: found ? false : missingWorkerMessage, timeout: 2
     assert.ok(worker);
     const pid = worker.pid;
     process.kill(pid, "SIGKILL");
-    assert.ok(await until(() => died.includes(pid)), "workerdied emitted");
+    assert.ok(await until(() => died.includes(pid), 5000), "workerdied emitted");
     assert.deepEqual(closes, ["mediasoup worker died"]);
     assert.ok(first.isClosed && legs[0]?.isClosed);
     assert.ok(!second.isClosed && !legs[1]?.isClosed, "calls on the other Worker are untouched");
@@ -105,7 +96,7 @@ describe("MediaEngine", { skip: found ? false : missingWorkerMessage, timeout: 2
     assert.equal(engine.workers.length, 1);
     // New calls go to the surviving Worker meanwhile, then to the replacement.
     const meanwhile = await engine.createCall();
-    assert.ok(await until(() => engine.workers.length === 2), "a replacement Worker");
+    assert.ok(await until(() => engine.workers.length === 2, 5000), "a replacement Worker");
     assert.ok(!engine.workers.some((w) => w.pid === pid));
     const after = await engine.createCall();
     const leg = await after.createLeg({ remoteSdp: offer });

@@ -3,25 +3,17 @@
  * standing in for mediasoup's PlainTransport (exact control of every packet), then a real
  * mediasoup Producer fed through the shim.
  */
+
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { after, before, describe, test } from "node:test";
 import type { types } from "mediasoup";
+import { sleep, until } from "../test-support/wait.ts";
 import { type DtmfEvent, RtpPortPool, RtpShim, type ShimMedia, type TelephoneEventPacket } from "./RtpShim.ts";
 import { loadMediasoup, mediasoupWorkerBin, missingWorkerMessage } from "./worker-bin.ts";
 
 const LOCALHOST = "127.0.0.1";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(condition: () => boolean, timeoutMs = 2000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(5);
-  }
-  return true;
-}
 
 interface Received {
   packet: Buffer;
