@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { sleep, until } from "../test-support/wait.ts";
+import { until } from "../test-support/wait.ts";
 import type { CallMedia } from "./CallMedia.ts";
 import { MediaEngine } from "./MediaEngine.ts";
 import { mediasoupWorkerBin, missingWorkerMessage } from "./worker-bin.ts";
