@@ -14,6 +14,7 @@ export interface MediaNodeOptions {
   stateDir: string;
   sip: { host: string; udpPort: number; tcpPort: number; wsPort: number };
   media: { ip: string; rtpPorts: PortRange; workers: number };
+  trunk?: { host: string; port: number } | null;
   logger?: Logger;
 }
 
@@ -44,6 +45,7 @@ export class MediaNode {
       ...options.sip,
       directory,
       media: engine,
+      ...(options.trunk ? { trunk: options.trunk } : {}),
       onCallRecord: (pbx, record) => link?.reportCall(pbx, record),
       logger: new ConsoleLogger("calls"),
     });

@@ -6,6 +6,8 @@ export interface MediaNodeSettings {
   stateDir: string;
   sip: { host: string; udpPort: number; tcpPort: number; wsPort: number };
   media: { ip: string; rtpPorts: { min: number; max: number }; workers: number };
+  /** The carrier trunk; calls from its address are inbound calls to DIDs. Null: no trunk. */
+  trunk: { host: string; port: number } | null;
 }
 
 export function settingsFromEnv(
@@ -24,6 +26,7 @@ export function settingsFromEnv(
     nodeId: env.NODE_ID ?? "media-1",
     token,
     stateDir: env.MEDIA_STATE_DIR ?? defaults.stateDir,
+    trunk: env.TRUNK_HOST ? { host: env.TRUNK_HOST, port: port("TRUNK_PORT", 5060) } : null,
     media: {
       ip: env.MEDIA_IP ?? env.SIP_HOST ?? "127.0.0.1",
       rtpPorts: { min: port("RTP_PORT_MIN", 20000), max: port("RTP_PORT_MAX", 29999) },

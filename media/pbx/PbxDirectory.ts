@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { Extension, PbxConfig } from "../../shared/index.ts";
+import { type Extension, normaliseNumber, type PbxConfig, sameNumber } from "../../shared/index.ts";
 
 export interface PbxEntry {
   pbxId: string;
@@ -22,10 +22,12 @@ interface PbxDirectoryEvents {
 export class PbxDirectory extends EventEmitter<PbxDirectoryEvents> {
   private readonly byId = new Map<string, PbxEntry>();
   private readonly byDomainName = new Map<string, PbxEntry>();
+  /** DIDs (digits only) → PBX: the edge keeps each DID on one PBX of the platform. */
+  private readonly byDidDigits = new Map<string, PbxEntry>();
 
   upsert(pbxId: string, version: number, config: PbxConfig): void {
     const previous = this.byId.get(pbxId);
-    if (previous) this.byDomainName.delete(previous.config.settings.sipDomain);
+    if (previous) this.forget(previous);
     const extensions = new Map<string, Extension>();
     for (const extension of config.extensions) {
       extensions.set(extension.number, extension);
@@ -34,14 +36,32 @@ export class PbxDirectory extends EventEmitter<PbxDirectoryEvents> {
     const entry: PbxEntry = { pbxId, version, config, extensions };
     this.byId.set(pbxId, entry);
     this.byDomainName.set(config.settings.sipDomain.toLowerCase(), entry);
+    for (const route of config.callRoutes) this.byDidDigits.set(normaliseNumber(route.did), entry);
     this.emit("changed", pbxId, version);
+  }
+
+  /** The PBX that owns a DID the carrier delivers a call to (same matching as the dial plan). */
+  byDid(did: string): PbxEntry | undefined {
+    const exact = this.byDidDigits.get(normaliseNumber(did));
+    if (exact) return exact;
+    for (const entry of this.byId.values())
+      if (entry.config.callRoutes.some((route) => sameNumber(route.did, did))) return entry;
+    return undefined;
+  }
+
+  private forget(entry: PbxEntry): void {
+    this.byDomainName.delete(entry.config.settings.sipDomain.toLowerCase());
+    for (const route of entry.config.callRoutes) {
+      const digits = normaliseNumber(route.did);
+      if (this.byDidDigits.get(digits) === entry) this.byDidDigits.delete(digits);
+    }
   }
 
   remove(pbxId: string): void {
     const entry = this.byId.get(pbxId);
     if (!entry) return;
     this.byId.delete(pbxId);
-    this.byDomainName.delete(entry.config.settings.sipDomain.toLowerCase());
+    this.forget(entry);
     this.emit("removed", pbxId);
   }
 

@@ -21,6 +21,8 @@ export interface SipGatewayOptions {
   media?: MediaPlane;
   /** Every finished call, for the call records the edge lists. */
   onCallRecord?: (pbxId: string, record: CallRecord, media: CallMediaCounts) => void;
+  /** The carrier trunk (the provider's setting): INVITEs from its address are inbound DID calls. */
+  trunk?: { host: string; port: number };
   logger?: Logger;
   /** 0 picks a free port (tests). */
   udpPort: number;
@@ -64,6 +66,7 @@ export class SipGateway extends EventEmitter {
           options.media,
           options.onCallRecord ?? (() => {}),
           options.logger ?? new ConsoleLogger("calls"),
+          options.trunk ?? null,
         )
       : null;
     return new SipGateway(endpoint, registrar, calls, { udp, tcp, ws });

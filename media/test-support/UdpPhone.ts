@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { parseDigest } from "../sip/core/headers.ts";
 import { parseMessage, type SipMessage, SipRequest, SipResponse } from "../sip/core/message.ts";
+import { createResponse } from "../sip/core/responses.ts";
 
 /** A scriptable phone on a real UDP socket, for tests that need exact control of every header. */
 export class UdpPhone {
@@ -53,11 +54,30 @@ export class UdpPhone {
     this.sendRaw(request.toBuffer());
   }
 
+  /** Answers a request the PBX sent to this phone (486 Busy Here, for example). */
+  answer(request: SipRequest, status: number): void {
+    this.sendRaw(createResponse(request, status).toBuffer());
+  }
+
+  /** The next request sent to this phone (an INVITE from the PBX, for example). */
+  async nextRequest(timeoutMs = 2000): Promise<SipRequest> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.queue.findIndex((m) => m instanceof SipRequest);
+      if (index >= 0) return this.queue.splice(index, 1)[0] as SipRequest;
+      if (Date.now() > deadline) throw new Error("no request");
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
   async next(timeoutMs = 2000): Promise<SipResponse> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const message = this.queue.shift();
-      if (message instanceof SipResponse) return message;
+      const index = this.queue.findIndex((m) => m instanceof SipResponse);
+      if (index >= 0) return this.queue.splice(index, 1)[0] as SipResponse;
       if (Date.now() > deadline) throw new Error("no response");
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
@@ -89,6 +109,13 @@ export class UdpPhone {
     );
     this.send(again);
     return this.next();
+  }
+
+  /** Removes this phone's binding (REGISTER with Expires: 0), then closes the socket. */
+  async unregisterAndClose(user: string, domain: string, password: string): Promise<void> {
+    const request = this.register(user, domain, { Expires: "0" });
+    await this.registerWithAuth(request, user, password);
+    this.close();
   }
 
   close(): void {

@@ -25,6 +25,9 @@ interface CallEvents {
 
 type Disposition = CallRecord["disposition"];
 
+/** How long devices ring before the caller hears "no answer". */
+export const RING_TIMEOUT_MS = 60_000;
+
 interface Branch {
   binding: Binding;
   tx: ClientTransaction;
@@ -51,6 +54,7 @@ export class Call extends EventEmitter<CallEvents> {
   private aOk: SipResponse | null = null;
   private aOkTimer: NodeJS.Timeout | undefined;
   private sentRinging = false;
+  private ringTimer: NodeJS.Timeout | undefined;
   private readonly toTag = randomToken();
   private readonly failures: number[] = [];
 
@@ -64,12 +68,22 @@ export class Call extends EventEmitter<CallEvents> {
     private readonly callee: string,
     /** Our Contact URI as seen from a peer (its transport's address). */
     private readonly contactFor: (peer: Peer) => string,
+    /** Where the call came from: an extension, or the carrier to one of the PBX's DIDs. */
+    readonly origin: { direction: "internal" } | { direction: "inbound"; routeId: string },
   ) {
     super();
   }
 
+  /** Calls that hold a carrier channel count against the PBX's channel limit. */
+  get usesChannel(): boolean {
+    return this.origin.direction !== "internal";
+  }
+
   /** Rings every device: one INVITE per binding, each with its own media leg and offer. */
-  async ring(bindings: Binding[]): Promise<void> {
+  async ring(bindings: Binding[], ringTimeoutMs = RING_TIMEOUT_MS): Promise<void> {
+    // Nobody rings forever: unanswered after the timeout, the devices are cancelled (480).
+    this.ringTimer = setTimeout(() => this.noAnswer(), ringTimeoutMs);
+    this.ringTimer.unref();
     for (const binding of bindings) {
       const leg = await this.media.createLeg({ remoteSdp: null });
       const invite = this.outgoingInvite(binding, leg.localSdp());
@@ -120,6 +134,15 @@ export class Call extends EventEmitter<CallEvents> {
   /** ACK for our 2xx to the caller. */
   acknowledged(): void {
     clearTimeout(this.aOkTimer);
+  }
+
+  private noAnswer(): void {
+    if (this.state !== "ringing") return;
+    this.invite.respond(
+      createResponse(this.invite.request, 480, "Temporarily Unavailable (no answer)", this.invite.peer, this.toTag),
+    );
+    for (const branch of this.branches) this.endpoint.cancel(branch.tx);
+    this.end("no answer");
   }
 
   /** The caller gave up before anyone answered. */
@@ -219,6 +242,7 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.state === "ended") return;
     this.state = "ended";
     clearTimeout(this.aOkTimer);
+    clearTimeout(this.ringTimer);
     const counts = (leg: MediaLeg) => {
       const { shim } = leg.stats();
       return { sent: shim.phoneToMediasoup.received, received: shim.mediasoupToPhone.sent };
@@ -229,10 +253,10 @@ export class Call extends EventEmitter<CallEvents> {
       "ended",
       {
         callId: this.invite.request.callId,
-        direction: "internal",
+        direction: this.origin.direction,
         from: this.caller.number,
         to: this.callee,
-        routeId: null,
+        routeId: this.origin.direction === "inbound" ? this.origin.routeId : null,
         startedAt: this.startedAt,
         answeredAt: this.answeredAt,
         endedAt: new Date().toISOString(),

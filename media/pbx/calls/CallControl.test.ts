@@ -13,6 +13,10 @@ import { SipGateway } from "../SipGateway.ts";
 import type { CallMediaCounts } from "./Call.ts";
 
 const DOMAIN = "pbx-calls.pbx.edgepbx.local";
+const MAIN_DID = "+61290001000";
+const CLOSED_DID = "+61290002000";
+const SPAMMER = "0299998888";
+const TRUNK_HOST = "127.0.0.2";
 const PASSWORDS: Record<string, string> = {
   "100": "alice-password-1",
   "101": "bob-password-22",
@@ -36,7 +40,35 @@ before(async () => {
       passwordSetAt: new Date().toISOString(),
     },
   }));
-  directory.upsert("pbx-calls", 2, PbxConfig.parse({ ...emptyConfig(DOMAIN), extensions }));
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone: "Australia/Sydney" }).format(new Date());
+  directory.upsert(
+    "pbx-calls",
+    2,
+    PbxConfig.parse({
+      ...emptyConfig(DOMAIN),
+      settings: { ...emptyConfig(DOMAIN).settings, channels: 1 },
+      extensions,
+      holidays: [{ id: "hol_today1", name: "Today", dates: [today], action: { type: "extension", extension: "102" } }],
+      callRoutes: [
+        {
+          id: "rt_main001",
+          did: MAIN_DID,
+          timezone: "UTC",
+          alertName: "Main",
+          activity: { type: "extension", extension: "101" },
+        },
+        {
+          id: "rt_closed01",
+          did: CLOSED_DID,
+          timezone: "Australia/Sydney",
+          alertName: "Closed line",
+          activity: { type: "extension", extension: "101" },
+          holidayId: "hol_today1",
+        },
+      ],
+      blacklist: [{ id: "bl_spam0001", number: SPAMMER }],
+    }),
+  );
   engine = await MediaEngine.create({ mediaIp: "127.0.0.1", rtpPorts: { min: 42000, max: 42999 } });
   gateway = await SipGateway.start({
     host: "127.0.0.1",
@@ -46,6 +78,7 @@ before(async () => {
     directory,
     media: engine,
     onCallRecord: (_pbx, record, media) => ended.push({ record, media }),
+    trunk: { host: TRUNK_HOST, port: 5060 },
   });
 });
 
@@ -72,11 +105,21 @@ async function startCallee(extension: string): Promise<{ exited: Promise<number 
   );
   const exited = new Promise<number | null>((resolve) => process.on("exit", resolve));
   const registrar = await UdpPhone.open({ host: "127.0.0.1", port: gateway.transports.udp.local.port });
-  const request = registrar.register(extension, DOMAIN, { Contact: `<sip:${extension}@127.0.0.1:${port}>` });
-  const ok = await registrar.registerWithAuth(request, extension, PASSWORDS[extension] ?? "");
-  registrar.close();
+  const contact = `<sip:${extension}@127.0.0.1:${port}>`;
+  const ok = await registrar.registerWithAuth(
+    registrar.register(extension, DOMAIN, { Contact: contact }),
+    extension,
+    PASSWORDS[extension] ?? "",
+  );
   assert.equal(ok.status, 200);
-  return { exited, process };
+  // Once sipp is gone its binding goes too, so later tests ring only the phones they register.
+  const done = exited.then(async (code) => {
+    const request = registrar.register(extension, DOMAIN, { Contact: contact, Expires: "0" });
+    await registrar.registerWithAuth(request, extension, PASSWORDS[extension] ?? "");
+    registrar.close();
+    return code;
+  });
+  return { exited: done, process };
 }
 
 describe("calls through the B2BUA with media anchored in mediasoup", () => {
@@ -123,6 +166,16 @@ describe("calls through the B2BUA with media anchored in mediasoup", () => {
       if (r.status >= 200) break;
     }
     assert.deepEqual(statuses, [100, 407]);
+    // An unauthenticated INVITE to an external number gets the same challenge: never the trunk.
+    const outside = phone.register("100", DOMAIN);
+    outside.method = "INVITE";
+    outside.uri = `sip:0299990000@${DOMAIN}`;
+    outside.set("To", `<sip:0299990000@${DOMAIN}>`);
+    outside.set("CSeq", "5 INVITE");
+    phone.send(outside);
+    let final = await phone.next();
+    while (final.status < 200) final = await phone.next();
+    assert.equal(final.status, 407);
     phone.close();
     // 102 has no phone registered: the caller hears 480 once authenticated.
     const nobody = await runSipp(
@@ -133,5 +186,100 @@ describe("calls through the B2BUA with media anchored in mediasoup", () => {
     );
     assert.notEqual(nobody.code, 0);
     assert.match(nobody.output, /480/);
+  });
+});
+
+/** The carrier (sipp on 127.0.0.2, the trunk's address) calls a DID. */
+function carrierCall(did: string, callerId: string, durationMs: number, timeoutMs = 15_000) {
+  return runSipp(
+    [
+      `127.0.0.1:${gateway.transports.udp.local.port}`,
+      "-sf",
+      "carrier.xml",
+      "-key",
+      "caller",
+      callerId,
+      "-s",
+      did,
+    ].concat(["-d", String(durationMs), "-m", "1", "-i", TRUNK_HOST, "-mp", "0"]),
+    timeoutMs,
+  );
+}
+
+/** A scripted desk phone registered for `extension` (Contact: itself), to see which phone rings. */
+async function deskPhone(extension: string): Promise<UdpPhone> {
+  const phone = await UdpPhone.open({ host: "127.0.0.1", port: gateway.transports.udp.local.port });
+  const ok = await phone.registerWithAuth(phone.register(extension, DOMAIN), extension, PASSWORDS[extension] ?? "");
+  assert.equal(ok.status, 200);
+  return phone;
+}
+
+describe("carrier calls to DIDs", () => {
+  it("the carrier reaches the DID's extension, with RTP both ways", async () => {
+    const callee = await startCallee("101");
+    const run = await carrierCall(MAIN_DID, "0412345678", 1500);
+    assert.equal(run.code, 0, run.output.slice(-2000));
+    assert.equal(await callee.exited, 0);
+    const call = ended.at(-1);
+    assert.equal(call?.record.direction, "inbound");
+    assert.equal(call?.record.routeId, "rt_main001");
+    assert.equal(call?.record.from, "0412345678");
+    assert.ok(
+      (call?.media.callee?.received ?? 0) > 40 && (call?.media.caller.received ?? 0) > 40,
+      JSON.stringify(call?.media),
+    );
+  });
+
+  it("a blacklisted caller is declined and no phone rings", async () => {
+    const phone = await deskPhone("101");
+    const run = await carrierCall(MAIN_DID, "+61 2 9999 8888", 100, 5000);
+    assert.notEqual(run.code, 0);
+    assert.match(run.output, /603/);
+    await assert.rejects(phone.nextRequest(500), /no request/);
+    await phone.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
+  });
+
+  it("on a holiday in the route's time zone the call goes to the holiday's action", async () => {
+    const office = await deskPhone("101");
+    const onCall = await deskPhone("102");
+    const run = carrierCall(CLOSED_DID, "0411111111", 100, 5000);
+    const invite = await onCall.nextRequest(3000);
+    assert.equal(invite.method, "INVITE");
+    assert.match(invite.get("From") ?? "", /Closed line: /);
+    await assert.rejects(office.nextRequest(300), /no request/);
+    onCall.answer(invite, 486); // busy: the call ends and frees its channel
+    assert.match((await run).output, /486/);
+    await office.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
+    await onCall.unregisterAndClose("102", DOMAIN, PASSWORDS["102"] ?? "");
+  });
+
+  it("enforces the PBX's channel count, refuses unknown DIDs, and never trusts another address", async () => {
+    const phone = await deskPhone("101");
+    const first = carrierCall(MAIN_DID, "0422222222", 100, 20_000);
+    const ringing = await phone.nextRequest(3000); // the first call rings and holds the PBX's only channel
+    phone.answer(ringing, 180); // provisional: our INVITE stops being retransmitted
+    const second = await carrierCall(MAIN_DID, "0433333333", 100, 5000);
+    assert.match(second.output, /503/);
+    const unknown = await carrierCall("+61290009999", "0433333333", 100, 5000);
+    assert.match(unknown.output, /404/);
+    // The same INVITE from any other address is not the carrier: refused, nothing rings.
+    const stranger = await runSipp(
+      [
+        `127.0.0.1:${gateway.transports.udp.local.port}`,
+        "-sf",
+        "carrier.xml",
+        "-key",
+        "caller",
+        "0444444444",
+        "-s",
+        MAIN_DID,
+      ].concat(["-d", "100", "-m", "1", "-i", "127.0.0.1", "-mp", "0"]),
+      5000,
+    );
+    assert.match(stranger.output, /404/);
+    await assert.rejects(phone.nextRequest(300), /no request/);
+    phone.answer(ringing, 486);
+    assert.match((await first).output, /486/);
+    await phone.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
   });
 });

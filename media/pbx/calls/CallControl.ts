@@ -1,5 +1,5 @@
 import type { CallRecord } from "../../../shared/index.ts";
-import { decideCall, type RuntimeState } from "../../../shared/index.ts";
+import { type CallDecision, decideCall, type RuntimeState } from "../../../shared/index.ts";
 import type { Logger } from "../../common/Logger.ts";
 import type { DigestAuthenticator } from "../../sip/core/digest.ts";
 import { parseNameAddr, parseUri } from "../../sip/core/headers.ts";
@@ -9,7 +9,7 @@ import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
 import { authenticateExtension } from "../authenticate.ts";
-import type { PbxDirectory } from "../PbxDirectory.ts";
+import type { PbxDirectory, PbxEntry } from "../PbxDirectory.ts";
 import type { Registrar } from "../Registrar.ts";
 import { Call, type CallMediaCounts } from "./Call.ts";
 import type { MediaPlane } from "./media.ts";
@@ -21,7 +21,8 @@ import type { MediaPlane } from "./media.ts";
 export class CallControl {
   /** Calls by the Call-ID of every leg (the caller's and each outgoing branch's). */
   private readonly calls = new Map<string, Call>();
-  private readonly runtime = new Map<string, RuntimeState>();
+  /** Call Forward All destinations per PBX and route (set by dial code; persisted later, #3). */
+  private readonly forwardAll = new Map<string, Record<string, string | null>>();
 
   constructor(
     private readonly endpoint: SipEndpoint,
@@ -31,6 +32,8 @@ export class CallControl {
     private readonly media: MediaPlane,
     private readonly onRecord: (pbxId: string, record: CallRecord, media: CallMediaCounts) => void,
     private readonly logger: Logger,
+    /** The carrier: calls from its address are inbound calls to DIDs (IP authentication). */
+    private readonly trunk: { host: string; port: number } | null = null,
   ) {
     endpoint.on("ack", (request) => this.callFor(request)?.acknowledged());
     endpoint.on("cancel", (invite) => this.calls.get(invite.request.callId)?.cancelled());
@@ -51,6 +54,13 @@ export class CallControl {
   }
 
   async handleInvite(tx: ServerTransaction): Promise<void> {
+    // The carrier is authenticated by its address (IP authentication), phones by digest.
+    if (this.trunk && tx.peer.address === this.trunk.host) return this.inbound(tx);
+    return this.internal(tx);
+  }
+
+  /** A call from one of the PBX's authenticated extensions. */
+  private async internal(tx: ServerTransaction): Promise<void> {
     const { request, peer } = tx;
     const reply = (status: number, reason?: string) => tx.respond(createResponse(request, status, reason, peer));
     const target = parseUri(request.uri);
@@ -60,7 +70,6 @@ export class CallControl {
       reply(404, "Not Found (unknown domain)");
       return;
     }
-    const realm = pbx.config.settings.sipDomain;
     // Nothing unauthenticated goes anywhere: not to an extension, never to the trunk.
     const caller = authenticateExtension(this.digest, pbx, tx, "proxy");
     if (!caller) return;
@@ -69,10 +78,54 @@ export class CallControl {
       return;
     }
     const dialled = target.user ?? "";
-    const state = this.runtime.get(pbx.pbxId) ?? { forwardAll: {}, activeExternalCalls: 0 };
-    const decision = decideCall(pbx.config, { kind: "internal", from: caller.number, dialled }, state, new Date());
+    const decision = decideCall(
+      pbx.config,
+      { kind: "internal", from: caller.number, dialled },
+      this.state(pbx.pbxId),
+      new Date(),
+    );
     this.logger.info(`call ${caller.number} → ${dialled} on ${pbx.pbxId}: ${decision.type} (${decision.reason})`);
+    await this.carryOut(tx, pbx, decision, { number: caller.number, name: caller.name }, { direction: "internal" });
+  }
 
+  /** A call from the carrier to a DID: the PBX that owns the DID decides. */
+  private async inbound(tx: ServerTransaction): Promise<void> {
+    const { request, peer } = tx;
+    const did = parseUri(request.uri)?.user ?? parseNameAddr(request.get("To") ?? "")?.uri.user ?? "";
+    const pbx = this.directory.byDid(did);
+    if (!pbx) {
+      tx.respond(createResponse(request, 404, "Not Found (no such number)", peer));
+      return;
+    }
+    const from = parseNameAddr(request.get("From") ?? "");
+    const callerId = from?.uri.user && /\d/.test(from.uri.user) ? from.uri.user : null;
+    const decision = decideCall(pbx.config, { kind: "inbound", did, callerId }, this.state(pbx.pbxId), new Date());
+    this.logger.info(
+      `inbound ${callerId ?? "withheld"} → ${did} on ${pbx.pbxId}: ${decision.type} (${decision.reason})`,
+    );
+    const route = "inbound" in decision ? decision.inbound : undefined;
+    const name = [route?.alertName, from?.displayName ?? callerId ?? "Unknown"].filter(Boolean).join(": ");
+    await this.carryOut(
+      tx,
+      pbx,
+      decision,
+      { number: callerId ?? "anonymous", name },
+      {
+        direction: "inbound",
+        routeId: route?.routeId ?? "",
+      },
+    );
+  }
+
+  private async carryOut(
+    tx: ServerTransaction,
+    pbx: PbxEntry,
+    decision: CallDecision,
+    caller: { number: string; name: string },
+    origin: Call["origin"],
+  ): Promise<void> {
+    const { request, peer } = tx;
+    const reply = (status: number, reason?: string) => tx.respond(createResponse(request, status, reason, peer));
     if (decision.type === "reject") {
       reply(decision.status, decision.phrase);
       return;
@@ -96,19 +149,17 @@ export class CallControl {
       reply(488, `Not Acceptable Here (${(error as Error).message})`.slice(0, 120));
       return;
     }
+    const callee = decision.extensions[0] ?? "";
     const call = new Call(
       this.endpoint,
       tx,
       aLeg,
       session,
       pbx.pbxId,
-      {
-        number: caller.number,
-        name: caller.name,
-        domain: realm,
-      },
-      decision.extensions[0] ?? dialled,
+      { ...caller, domain: pbx.config.settings.sipDomain },
+      callee,
       (p) => this.contactFor(p),
+      origin,
     );
     this.calls.set(request.callId, call);
     call.on("ended", (record, media) => {
@@ -121,6 +172,13 @@ export class CallControl {
     });
     await call.ring(bindings);
     for (const id of call.callIds) this.calls.set(id, call);
+  }
+
+  /** What the dial plan needs to know beyond the config: forward-all targets, channels in use. */
+  private state(pbxId: string): RuntimeState {
+    let external = 0;
+    for (const call of new Set(this.calls.values())) if (call.pbxId === pbxId && call.usesChannel) external++;
+    return { forwardAll: this.forwardAll.get(pbxId) ?? {}, activeExternalCalls: external };
   }
 
   /** Our Contact URI as reachable over the transport a peer uses. */
