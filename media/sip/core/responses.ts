@@ -12,6 +12,7 @@ export const REASONS: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  407: "Proxy Authentication Required",
   408: "Request Timeout",
   416: "Unsupported URI Scheme",
   420: "Bad Extension",
