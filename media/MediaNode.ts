@@ -1,7 +1,9 @@
 import { ConsoleLogger, type Logger } from "./common/Logger.ts";
 import { EdgeLink } from "./edge-link/EdgeLink.ts";
+import { ForwardAllState } from "./pbx/ForwardAllState.ts";
 import { PbxDirectory } from "./pbx/PbxDirectory.ts";
 import { SipGateway } from "./pbx/SipGateway.ts";
+import type { TrunkSettings } from "./pbx/trunk.ts";
 import { MediaEngine, type PortRange } from "./rtc/MediaEngine.ts";
 
 export interface MediaNodeOptions {
@@ -14,7 +16,7 @@ export interface MediaNodeOptions {
   stateDir: string;
   sip: { host: string; udpPort: number; tcpPort: number; wsPort: number };
   media: { ip: string; rtpPorts: PortRange; workers: number };
-  trunk?: { host: string; port: number } | null;
+  trunk?: TrunkSettings | null;
   logger?: Logger;
 }
 
@@ -41,11 +43,13 @@ export class MediaNode {
       logger: new ConsoleLogger("rtc"),
     });
     let link: EdgeLink | null = null;
+    const forwardAll = new ForwardAllState();
     const gateway = await SipGateway.start({
       ...options.sip,
       directory,
       media: engine,
-      ...(options.trunk ? { trunk: options.trunk } : {}),
+      forwardAll,
+      trunk: options.trunk ?? null,
       onCallRecord: (pbx, record) => link?.reportCall(pbx, record),
       logger: new ConsoleLogger("calls"),
     });
@@ -60,7 +64,11 @@ export class MediaNode {
       directory.upsert(pbx, version, config);
       logger.info(`PBX ${pbx} version ${version} live (${config.extensions.length} extensions)`);
     });
+    // Dial codes change forward-all here; the edge keeps it and tells every node.
+    forwardAll.on("changed", (pbx, route, destination) => link?.reportForwardAll(pbx, route, destination));
+    link.on("forwardAll", (pbx, table) => forwardAll.load(pbx, table));
     link.on("remove", (pbx) => {
+      forwardAll.remove(pbx);
       directory.remove(pbx);
       logger.info(`PBX ${pbx} removed`);
     });

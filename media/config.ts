@@ -1,3 +1,5 @@
+import type { TrunkSettings } from "./pbx/trunk.ts";
+
 /** The media node's settings, from the environment, with the defaults `npm start` uses. */
 export interface MediaNodeSettings {
   edgeUrl: string;
@@ -7,7 +9,7 @@ export interface MediaNodeSettings {
   sip: { host: string; udpPort: number; tcpPort: number; wsPort: number };
   media: { ip: string; rtpPorts: { min: number; max: number }; workers: number };
   /** The carrier trunk; calls from its address are inbound calls to DIDs. Null: no trunk. */
-  trunk: { host: string; port: number } | null;
+  trunk: TrunkSettings | null;
 }
 
 export function settingsFromEnv(
@@ -26,7 +28,7 @@ export function settingsFromEnv(
     nodeId: env.NODE_ID ?? "media-1",
     token,
     stateDir: env.MEDIA_STATE_DIR ?? defaults.stateDir,
-    trunk: env.TRUNK_HOST ? { host: env.TRUNK_HOST, port: port("TRUNK_PORT", 5060) } : null,
+    trunk: env.TRUNK_HOST ? trunkFromEnv(env, env.TRUNK_HOST, port("TRUNK_PORT", 5060)) : null,
     media: {
       ip: env.MEDIA_IP ?? env.SIP_HOST ?? "127.0.0.1",
       rtpPorts: { min: port("RTP_PORT_MIN", 20000), max: port("RTP_PORT_MAX", 29999) },
@@ -38,5 +40,27 @@ export function settingsFromEnv(
       tcpPort: port("SIP_PORT", 5060),
       wsPort: port("SIP_WS_PORT", 5066),
     },
+  };
+}
+
+/**
+ * TRUNK_HOST, TRUNK_PORT, TRUNK_TRANSPORT (udp|tcp), TRUNK_USERNAME + TRUNK_PASSWORD when the
+ * carrier challenges (else IP authentication), TRUNK_CALLER_ID for extensions without one.
+ */
+function trunkFromEnv(env: NodeJS.ProcessEnv, host: string, port: number): TrunkSettings {
+  const transport = (env.TRUNK_TRANSPORT ?? "udp").toLowerCase();
+  if (transport !== "udp" && transport !== "tcp") throw new Error("TRUNK_TRANSPORT must be udp or tcp");
+  if (Boolean(env.TRUNK_USERNAME) !== Boolean(env.TRUNK_PASSWORD))
+    throw new Error("TRUNK_USERNAME and TRUNK_PASSWORD go together");
+  const callerId = env.TRUNK_CALLER_ID ?? null;
+  if (callerId !== null && !/^\+?[0-9]{3,16}$/.test(callerId))
+    throw new Error("TRUNK_CALLER_ID must be a phone number");
+  return {
+    host,
+    port,
+    transport,
+    credentials:
+      env.TRUNK_USERNAME && env.TRUNK_PASSWORD ? { username: env.TRUNK_USERNAME, password: env.TRUNK_PASSWORD } : null,
+    defaultCallerId: callerId,
   };
 }

@@ -12,8 +12,10 @@ import { WsTransport } from "../sip/platform/WsTransport.ts";
 import type { CallMediaCounts } from "./calls/Call.ts";
 import { CallControl } from "./calls/CallControl.ts";
 import type { MediaPlane } from "./calls/media.ts";
+import { ForwardAllState } from "./ForwardAllState.ts";
 import type { PbxDirectory } from "./PbxDirectory.ts";
 import { Registrar } from "./Registrar.ts";
+import type { TrunkSettings } from "./trunk.ts";
 
 export interface SipGatewayOptions {
   host: string;
@@ -22,7 +24,9 @@ export interface SipGatewayOptions {
   /** Every finished call, for the call records the edge lists. */
   onCallRecord?: (pbxId: string, record: CallRecord, media: CallMediaCounts) => void;
   /** The carrier trunk (the provider's setting): INVITEs from its address are inbound DID calls. */
-  trunk?: { host: string; port: number };
+  trunk?: TrunkSettings | null;
+  /** Call Forward All state (the edge keeps it); a fresh table when not given. */
+  forwardAll?: ForwardAllState;
   logger?: Logger;
   /** 0 picks a free port (tests). */
   udpPort: number;
@@ -66,6 +70,7 @@ export class SipGateway extends EventEmitter {
           options.media,
           options.onCallRecord ?? (() => {}),
           options.logger ?? new ConsoleLogger("calls"),
+          options.forwardAll ?? new ForwardAllState(),
           options.trunk ?? null,
         )
       : null;

@@ -133,6 +133,48 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
     });
   }
 
+  /**
+   * Plays audio made by the node to one unbridged leg: a DirectTransport Producer sends the
+   * frames (20 ms of G.711 each, in the leg's codec) paced in real time. Resolves when played
+   * or when the call's media closes.
+   */
+  async play(leg: MediaLeg, frames: (codec: G711) => Buffer[]): Promise<void> {
+    const codec = leg.codec;
+    if (!codec) throw new Error("the leg has no codec yet");
+    const payloadType = STATIC_PAYLOAD_TYPES[codec];
+    const ssrc = (Math.random() * 2 ** 32) >>> 0;
+    const { transport, producer } = await this.serial(async () => {
+      this.assertOpen();
+      const transport = await this.router.createDirectTransport();
+      const producer = await transport.produce({
+        kind: "audio",
+        rtpParameters: {
+          codecs: [{ mimeType: `audio/${codec}`, payloadType, clockRate: CLOCK_RATE }],
+          encodings: [{ ssrc }],
+        },
+      });
+      await leg.hear(producer);
+      return { transport, producer };
+    });
+    const payloads = frames(codec);
+    const seq0 = Math.floor(Math.random() * 0xffff);
+    const ts0 = (Math.random() * 2 ** 32) >>> 0;
+    const started = performance.now();
+    for (let i = 0; i < payloads.length && !producer.closed && !this.closed; i++) {
+      const header = Buffer.alloc(12);
+      header[0] = 0x80;
+      header[1] = (i === 0 ? 0x80 : 0) | payloadType; // marker on the first packet of a talk spurt
+      header.writeUInt16BE((seq0 + i) & 0xffff, 2);
+      header.writeUInt32BE((ts0 + i * (CLOCK_RATE / 1000) * PTIME) >>> 0, 4);
+      header.writeUInt32BE(ssrc, 8);
+      producer.send(Buffer.concat([header, payloads[i] as Buffer]));
+      // Paced against the start, so timer drift does not add up.
+      const due = started + (i + 1) * PTIME - performance.now();
+      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+    }
+    transport.close();
+  }
+
   /** Closes every leg and the Router; frees the shim ports. */
   close(reason = "closed"): void {
     if (this.closed) return;
@@ -378,17 +420,26 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
       old.consumer?.close();
       old.consumer = null;
     }
+    await this.consume(peer.producer.id);
+    this.peer = peer;
+    await this.applyMedia();
+  }
+
+  /** For CallMedia.play: this leg's phone hears a Producer of the node itself (a tone, a prompt). */
+  async hear(producer: types.Producer): Promise<void> {
+    if (this.peer) throw new Error("the leg is bridged; unbridged legs only hear the node");
+    await this.consume(producer.id);
+    await this.applyMedia();
+  }
+
+  private async consume(producerId: string): Promise<void> {
+    if (!this.agreed) throw new Error("the leg has no codec yet");
     this.consumer?.close();
     this.consumer = null;
     const mimeType = `audio/${this.agreed.name}`.toLowerCase();
     const codecs = (this.call.router.rtpCapabilities.codecs ?? []).filter((c) => c.mimeType.toLowerCase() === mimeType);
     // Only the negotiated codec, no header extensions: what a plain SIP phone can take.
-    this.consumer = await this.transport.consume({
-      producerId: peer.producer.id,
-      rtpCapabilities: { codecs, headerExtensions: [] },
-    });
-    this.peer = peer;
-    await this.applyMedia();
+    this.consumer = await this.transport.consume({ producerId, rtpCapabilities: { codecs, headerExtensions: [] } });
   }
 
   private async replaceProducer(): Promise<void> {

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
+import { digestAuthorization } from "../sip/core/digest.ts";
 import { parseDigest } from "../sip/core/headers.ts";
 import { parseMessage, type SipMessage, SipRequest, SipResponse } from "../sip/core/message.ts";
 import { createResponse } from "../sip/core/responses.ts";
@@ -104,11 +104,63 @@ export class UdpPhone {
       {
         Contact: request.get("Contact") ?? "",
         Expires: request.get("Expires") ?? "300",
-        Authorization: digestAuthorization(chosen, username, password, "REGISTER", request.uri),
+        Authorization: digestAuthorization(chosen, { username, password }, "REGISTER", request.uri),
       },
     );
     this.send(again);
     return this.next();
+  }
+
+  /**
+   * Calls `dialled` with a G.711 offer whose RTP port is `rtpPort`, answers the 407 with digest
+   * credentials and ACKs the final response; resolves with it.
+   */
+  async call(user: string, domain: string, password: string, dialled: string, rtpPort: number): Promise<SipResponse> {
+    const tag = `c${Math.random().toString(36).slice(2)}`;
+    const callId = `${Math.random().toString(36).slice(2)}@phone`;
+    const sdp = [
+      "v=0",
+      `o=phone 1 1 IN IP4 127.0.0.1`,
+      "s=-",
+      "c=IN IP4 127.0.0.1",
+      "t=0 0",
+      `m=audio ${rtpPort} RTP/AVP 0 8 101`,
+      "a=rtpmap:0 PCMU/8000",
+      "a=rtpmap:8 PCMA/8000",
+      "a=rtpmap:101 telephone-event/8000",
+      "",
+    ].join("\r\n");
+    const build = (cseq: number, authorization?: string) => {
+      const invite = new SipRequest("INVITE", `sip:${dialled}@${domain}`);
+      invite.append(
+        "Via",
+        `SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+      );
+      invite.append("From", `<sip:${user}@${domain}>;tag=${tag}`);
+      invite.append("To", `<sip:${dialled}@${domain}>`);
+      invite.append("Call-ID", callId);
+      invite.append("CSeq", `${cseq} INVITE`);
+      invite.append("Contact", `<sip:${user}@127.0.0.1:${this.port}>`);
+      invite.append("Max-Forwards", "70");
+      if (authorization) invite.append("Proxy-Authorization", authorization);
+      invite.append("Content-Type", "application/sdp");
+      invite.body = Buffer.from(sdp);
+      return invite;
+    };
+    const finalOf = async (invite: SipRequest) => {
+      this.send(invite);
+      for (;;) {
+        const response = await this.next(5000);
+        if (response.status < 200) continue;
+        this.send(ackOf(invite, response));
+        return response;
+      }
+    };
+    const first = build(1);
+    const challenge = await finalOf(first);
+    if (challenge.status !== 407) return challenge;
+    const params = parseDigest(challenge.get("Proxy-Authenticate") ?? "") ?? {};
+    return finalOf(build(2, digestAuthorization(params, { username: user, password }, "INVITE", first.uri)));
   }
 
   /** Removes this phone's binding (REGISTER with Expires: 0), then closes the socket. */
@@ -123,24 +175,19 @@ export class UdpPhone {
   }
 }
 
-export function digestAuthorization(
-  challenge: Record<string, string>,
-  username: string,
-  password: string,
-  method: string,
-  uri: string,
-): string {
-  const algorithm = challenge.algorithm ?? "MD5";
-  const hash = (s: string) =>
-    createHash(algorithm === "SHA-256" ? "sha256" : "md5")
-      .update(s)
-      .digest("hex");
-  const realm = challenge.realm ?? "";
-  const nonce = challenge.nonce ?? "";
-  const cnonce = "0a4f113b";
-  const nc = "00000001";
-  const ha1 = hash(`${username}:${realm}:${password}`);
-  const ha2 = hash(`${method}:${uri}`);
-  const response = hash(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`);
-  return `Digest username="${username}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=${algorithm}, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
+/** The ACK for a final response to our INVITE (§17.1.1.3 for non-2xx, a new transaction for 2xx). */
+function ackOf(invite: SipRequest, response: SipResponse): SipRequest {
+  const contact = /<([^>]+)>/.exec(response.get("Contact") ?? "")?.[1];
+  const ack = new SipRequest("ACK", response.status < 300 && contact ? contact : invite.uri);
+  const via = invite.get("Via") ?? "";
+  ack.append(
+    "Via",
+    response.status < 300 ? via.replace(/branch=[^;]+/, `branch=z9hG4bK${Math.random().toString(36).slice(2)}`) : via,
+  );
+  ack.append("From", invite.get("From") ?? "");
+  ack.append("To", response.get("To") ?? "");
+  ack.append("Call-ID", invite.callId);
+  ack.append("CSeq", `${(invite.get("CSeq") ?? "1").split(" ")[0]} ACK`);
+  ack.append("Max-Forwards", "70");
+  return ack;
 }

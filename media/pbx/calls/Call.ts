@@ -1,14 +1,15 @@
 import { EventEmitter } from "node:events";
 import type { CallRecord } from "../../../shared/index.ts";
 import { Dialog } from "../../sip/core/Dialog.ts";
-import { randomToken } from "../../sip/core/headers.ts";
+import { digestAuthorization } from "../../sip/core/digest.ts";
+import { parseCSeq, parseDigest, randomToken } from "../../sip/core/headers.ts";
 import { SipRequest, type SipResponse } from "../../sip/core/message.ts";
 import { createResponse } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ClientTransaction } from "../../sip/core/transactions/ClientTransaction.ts";
-import { type ServerTransaction, T1, T2 } from "../../sip/core/transactions/ServerTransaction.ts";
+import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
-import type { Binding } from "../Registrar.ts";
+import { AnsweredInvite } from "./AnsweredInvite.ts";
 import type { CallMediaSession, MediaLeg } from "./media.ts";
 
 export type CallState = "ringing" | "answered" | "ended";
@@ -28,19 +29,51 @@ type Disposition = CallRecord["disposition"];
 /** How long devices ring before the caller hears "no answer". */
 export const RING_TIMEOUT_MS = 60_000;
 
+/** Where one outgoing branch goes: a registered device of an extension, or the carrier. */
+export interface Destination {
+  /** The INVITE's Request-URI. */
+  uri: string;
+  /** Where the INVITE is sent. */
+  target: Peer;
+  /** The To header value the far end sees. */
+  to: string;
+  /** The caller as presented to this far end (From), without tag. */
+  from: string;
+  /** The call record's answeredBy when this branch answers. */
+  label: string;
+  /** Our credentials, for a far end that challenges us (the carrier trunk). */
+  credentials?: { username: string; password: string };
+  /** A leg through the carrier trunk: it holds one of the PBX's channels. */
+  trunk: boolean;
+  /** Extra headers for this far end (Diversion to the carrier). */
+  headers?: Record<string, string>;
+}
+
+/** Who rings, in turn: each stage rings its destinations together until answered or timed out. */
+export interface RingStage {
+  destinations: Destination[];
+  timeoutMs: number;
+}
+
 interface Branch {
-  binding: Binding;
+  destination: Destination;
   tx: ClientTransaction;
   leg: MediaLeg;
   invite: SipRequest;
   dialog: Dialog | null;
+  authenticated: boolean;
+  stage: number;
+  /** It ended without answering (refused, timed out or cancelled). */
+  failed: boolean;
 }
 
 /**
- * One two-party call through the B2BUA: the caller's leg (A, we are its UAS) and one outgoing
- * branch per registered device of the callee (B legs, we are their UAC). Every device rings;
+ * One two-party call through the B2BUA: the caller's leg (A, we are its UAS) and outgoing
+ * branches (B legs, we are their UAC), rung in stages: a stage is every device of an extension,
+ * every member of a ring-all group, one member of a hunt group, or the carrier. Within a stage
  * the first to answer gets the call and the others are cancelled (RFC 3261 §16.7 behaviour, done
- * by a B2BUA). Media of both legs is anchored in the media session.
+ * by a B2BUA); a stage that times out or refuses moves to the next. Media of both legs is
+ * anchored in the media session.
  */
 export class Call extends EventEmitter<CallEvents> {
   state: CallState = "ringing";
@@ -51,12 +84,15 @@ export class Call extends EventEmitter<CallEvents> {
   private aDialog: Dialog | null = null;
   private bDialog: Dialog | null = null;
   private winner: Branch | null = null;
-  private aOk: SipResponse | null = null;
-  private aOkTimer: NodeJS.Timeout | undefined;
+  private answer: AnsweredInvite | null = null;
   private sentRinging = false;
   private ringTimer: NodeJS.Timeout | undefined;
   private readonly toTag = randomToken();
   private readonly failures: number[] = [];
+  private stages: RingStage[] = [];
+  private stage = -1;
+  /** INVITEs of the current stage are still being sent: its failures cannot end it yet. */
+  private launching = false;
 
   constructor(
     private readonly endpoint: SipEndpoint,
@@ -64,7 +100,9 @@ export class Call extends EventEmitter<CallEvents> {
     private readonly aLeg: MediaLeg,
     private readonly media: CallMediaSession,
     readonly pbxId: string,
-    private readonly caller: { number: string; name: string; domain: string },
+    /** The caller's number, for the call record. */
+    private readonly caller: string,
+    /** What was dialled (or the DID called), for the call record. */
     private readonly callee: string,
     /** Our Contact URI as seen from a peer (its transport's address). */
     private readonly contactFor: (peer: Peer) => string,
@@ -74,25 +112,76 @@ export class Call extends EventEmitter<CallEvents> {
     super();
   }
 
-  /** Calls that hold a carrier channel count against the PBX's channel limit. */
-  get usesChannel(): boolean {
-    return this.origin.direction !== "internal";
+  /** Carrier legs this call holds against the PBX's channel count (inbound, outbound, or both). */
+  get trunkLegs(): number {
+    const inbound = this.origin.direction === "inbound" ? 1 : 0;
+    return inbound + (this.stages.some((s) => s.destinations.some((d) => d.trunk)) ? 1 : 0);
   }
 
-  /** Rings every device: one INVITE per binding, each with its own media leg and offer. */
-  async ring(bindings: Binding[], ringTimeoutMs = RING_TIMEOUT_MS): Promise<void> {
-    // Nobody rings forever: unanswered after the timeout, the devices are cancelled (480).
-    this.ringTimer = setTimeout(() => this.noAnswer(), ringTimeoutMs);
-    this.ringTimer.unref();
-    for (const binding of bindings) {
-      const leg = await this.media.createLeg({ remoteSdp: null });
-      const invite = this.outgoingInvite(binding, leg.localSdp());
-      const tx = this.endpoint.request(invite, binding.target);
-      const branch: Branch = { binding, tx, leg, invite, dialog: null };
-      this.branches.push(branch);
-      tx.on("response", (response) => void this.onBranchResponse(branch, response));
-      tx.on("timeout", () => this.onBranchFailed(branch, 408));
+  /**
+   * Rings the stages in turn; each destination gets its own INVITE and media leg. After the last
+   * stage the caller hears the best failure (busy before no answer).
+   */
+  async ring(stages: RingStage[]): Promise<void> {
+    this.stages = stages.filter((s) => s.destinations.length > 0);
+    await this.nextStage();
+  }
+
+  private async nextStage(): Promise<void> {
+    clearTimeout(this.ringTimer);
+    if (this.state !== "ringing") return;
+    this.stage++;
+    const stage = this.stages[this.stage];
+    if (!stage) {
+      this.giveUp();
+      return;
     }
+    // Nobody rings forever: unanswered after the timeout, the stage's devices are cancelled.
+    const number = this.stage;
+    this.ringTimer = setTimeout(() => this.stageTimedOut(number), stage.timeoutMs);
+    this.ringTimer.unref();
+    this.launching = true;
+    for (const destination of stage.destinations) {
+      let leg: MediaLeg;
+      try {
+        leg = await this.media.createLeg({ remoteSdp: null });
+      } catch {
+        this.failures.push(503);
+        continue;
+      }
+      if (this.state !== "ringing" || this.stage !== number) {
+        leg.close();
+        this.launching = false;
+        return;
+      }
+      const invite = this.outgoingInvite(destination, leg.localSdp());
+      const branch: Branch = {
+        destination,
+        tx: this.endpoint.request(invite, destination.target),
+        leg,
+        invite,
+        dialog: null,
+        authenticated: false,
+        stage: number,
+        failed: false,
+      };
+      this.branches.push(branch);
+      this.watch(branch);
+    }
+    this.launching = false;
+    if (!this.branches.some((b) => b.stage === number && !b.failed)) void this.nextStage();
+  }
+
+  private watch(branch: Branch): void {
+    branch.tx.on("response", (response) => void this.onBranchResponse(branch, response));
+    branch.tx.on("timeout", () => this.onBranchFailed(branch, 408));
+  }
+
+  private stageTimedOut(stage: number): void {
+    if (this.state !== "ringing" || this.stage !== stage) return;
+    for (const branch of this.branches) if (branch.stage === stage) this.endpoint.cancel(branch.tx);
+    this.failures.push(480);
+    void this.nextStage();
   }
 
   /** The Call-IDs of the caller's leg and of every branch. */
@@ -104,9 +193,10 @@ export class Call extends EventEmitter<CallEvents> {
   lateResponse(response: SipResponse): void {
     const branch = this.branches.find((b) => b.invite.callId === response.callId);
     if (!branch || response.status < 200 || response.status >= 300) return;
-    const dialog = branch.dialog ?? Dialog.asCaller(branch.invite, response, branch.binding.target);
-    this.endpoint.send(dialog.createRequest("ACK", 1), branch.binding.target);
-    if (branch !== this.winner) this.endpoint.request(dialog.createRequest("BYE"), branch.binding.target);
+    const target = branch.destination.target;
+    const dialog = branch.dialog ?? Dialog.asCaller(branch.invite, response, target);
+    this.endpoint.send(dialog.createRequest("ACK", inviteSeq(branch.invite)), target);
+    if (branch !== this.winner) this.endpoint.request(dialog.createRequest("BYE"), target);
   }
 
   /** Does this in-dialog request belong to this call? */
@@ -133,16 +223,18 @@ export class Call extends EventEmitter<CallEvents> {
 
   /** ACK for our 2xx to the caller. */
   acknowledged(): void {
-    clearTimeout(this.aOkTimer);
+    this.answer?.acknowledged();
   }
 
-  private noAnswer(): void {
+  /** Every stage is done: busy wins over everything else, as a person would expect. */
+  private giveUp(): void {
     if (this.state !== "ringing") return;
-    this.invite.respond(
-      createResponse(this.invite.request, 480, "Temporarily Unavailable (no answer)", this.invite.peer, this.toTag),
-    );
-    for (const branch of this.branches) this.endpoint.cancel(branch.tx);
-    this.end("no answer");
+    const busy = this.failures.includes(486) || this.failures.includes(600);
+    const declined = this.failures.length > 0 && this.failures.every((s) => s === 603);
+    const final = busy ? 486 : declined ? 603 : 480;
+    const reason = final === 480 ? "Temporarily Unavailable (no answer)" : undefined;
+    this.invite.respond(createResponse(this.invite.request, final, reason, this.invite.peer, this.toTag));
+    this.end(busy ? "busy" : declined ? "rejected" : "no answer");
   }
 
   /** The caller gave up before anyone answered. */
@@ -161,16 +253,18 @@ export class Call extends EventEmitter<CallEvents> {
       }
       return;
     }
+    if ((response.status === 401 || response.status === 407) && this.retryWithCredentials(branch, response)) return;
     if (response.status >= 300) {
       this.onBranchFailed(branch, response.status);
       return;
     }
-    const dialog = Dialog.asCaller(branch.invite, response, branch.binding.target);
+    const target = branch.destination.target;
+    const dialog = Dialog.asCaller(branch.invite, response, target);
     branch.dialog = dialog;
     // Every 2xx is acknowledged; a late second answer is then hung up at once.
-    this.endpoint.send(dialog.createRequest("ACK", 1), branch.binding.target);
+    this.endpoint.send(dialog.createRequest("ACK", inviteSeq(branch.invite)), target);
     if (this.state !== "ringing" || this.winner) {
-      this.endpoint.request(dialog.createRequest("BYE"), branch.binding.target);
+      this.endpoint.request(dialog.createRequest("BYE"), target);
       return;
     }
     this.winner = branch;
@@ -179,7 +273,7 @@ export class Call extends EventEmitter<CallEvents> {
       await branch.leg.setRemoteSdp(response.body.toString("utf8"));
       await this.media.bridge(this.aLeg, branch.leg);
     } catch {
-      this.endpoint.request(dialog.createRequest("BYE"), branch.binding.target);
+      this.endpoint.request(dialog.createRequest("BYE"), target);
       this.invite.respond(createResponse(this.invite.request, 488, undefined, this.invite.peer, this.toTag));
       this.end("failed");
       return;
@@ -188,44 +282,57 @@ export class Call extends EventEmitter<CallEvents> {
     this.answerCaller(branch);
   }
 
+  /**
+   * The carrier challenged our INVITE: send it again, once, with credentials (same Call-ID and
+   * From tag, next CSeq). False when we have none or they were already refused.
+   */
+  private retryWithCredentials(branch: Branch, response: SipResponse): boolean {
+    const credentials = branch.destination.credentials;
+    if (!credentials || branch.authenticated || this.state !== "ringing") return false;
+    const proxy = response.status === 407;
+    const challenge = parseDigest(response.get(proxy ? "Proxy-Authenticate" : "WWW-Authenticate") ?? "");
+    if (!challenge?.nonce) return false;
+    // Same Call-ID, From tag and body; the next CSeq; a new Via branch from the transaction layer.
+    const invite = new SipRequest("INVITE", branch.invite.uri);
+    invite.headers = branch.invite.headers.filter((h) => h.key !== "via");
+    invite.body = branch.invite.body;
+    invite.set("CSeq", `${inviteSeq(branch.invite) + 1} INVITE`);
+    invite.set(
+      proxy ? "Proxy-Authorization" : "Authorization",
+      digestAuthorization(challenge, credentials, "INVITE", invite.uri),
+    );
+    branch.invite = invite;
+    branch.authenticated = true;
+    branch.tx = this.endpoint.request(invite, branch.destination.target);
+    this.watch(branch);
+    return true;
+  }
+
   private onBranchFailed(branch: Branch, status: number): void {
     branch.leg.close();
+    branch.failed = true;
+    if (this.state !== "ringing" || branch.stage !== this.stage) return;
     this.failures.push(status);
-    if (this.state !== "ringing" || this.failures.length < this.branches.length) return;
-    // All devices said no: busy wins over everything else, as a person would expect.
-    const status486 = this.failures.includes(486) || this.failures.includes(600);
-    const final = status486 ? 486 : this.failures.every((s) => s === 603) ? 603 : 480;
-    this.invite.respond(createResponse(this.invite.request, final, undefined, this.invite.peer, this.toTag));
-    this.end(status486 ? "busy" : "no answer");
+    if (this.launching || this.branches.some((b) => b.stage === this.stage && !b.failed)) return;
+    // Everyone in this stage said no: on to the next (a hunt group's next member), or give up.
+    void this.nextStage();
   }
 
   private answerCaller(branch: Branch): void {
-    const ok = createResponse(this.invite.request, 200, "OK", this.invite.peer, this.toTag);
-    ok.set("Contact", `<${this.contactFor(this.invite.peer)}>`);
-    ok.set("Content-Type", "application/sdp");
-    ok.body = Buffer.from(this.aLeg.localSdp());
-    this.aOk = ok;
-    this.invite.respond(ok);
-    this.aDialog = Dialog.asCallee(this.invite.request, ok, this.invite.peer);
+    const peer = this.invite.peer;
+    // No ACK for our 2xx: the caller is gone. End the call on both sides.
+    this.answer = new AnsweredInvite(
+      this.endpoint,
+      this.invite,
+      this.toTag,
+      this.contactFor(peer),
+      this.aLeg.localSdp(),
+      () => this.hangUp("both"),
+    );
+    this.aDialog = this.answer.dialog;
     this.state = "answered";
     this.answeredAt = new Date().toISOString();
-    this.answeredBy = branch.binding.contact;
-    this.retransmitOk(T1, 0);
-  }
-
-  /** §13.3.1.4: the UAS core resends its 2xx until the ACK arrives, for 64·T1. */
-  private retransmitOk(interval: number, elapsed: number): void {
-    this.aOkTimer = setTimeout(() => {
-      if (!this.aOk || this.state !== "answered") return;
-      if (elapsed + interval >= 64 * T1) {
-        // No ACK: the caller is gone. End the call on both sides.
-        this.hangUp("both");
-        return;
-      }
-      this.endpoint.send(this.aOk, this.invite.peer);
-      this.retransmitOk(Math.min(interval * 2, T2), elapsed + interval);
-    }, interval);
-    this.aOkTimer.unref();
+    this.answeredBy = branch.destination.label;
   }
 
   /** Ends an answered call: BYE to the side(s) that did not hang up. */
@@ -241,7 +348,7 @@ export class Call extends EventEmitter<CallEvents> {
   private end(disposition: Disposition): void {
     if (this.state === "ended") return;
     this.state = "ended";
-    clearTimeout(this.aOkTimer);
+    this.answer?.stop();
     clearTimeout(this.ringTimer);
     const counts = (leg: MediaLeg) => {
       const { shim } = leg.stats();
@@ -253,8 +360,9 @@ export class Call extends EventEmitter<CallEvents> {
       "ended",
       {
         callId: this.invite.request.callId,
-        direction: this.origin.direction,
-        from: this.caller.number,
+        direction:
+          this.origin.direction === "internal" && this.winner?.destination.trunk ? "outbound" : this.origin.direction,
+        from: this.caller,
         to: this.callee,
         routeId: this.origin.direction === "inbound" ? this.origin.routeId : null,
         startedAt: this.startedAt,
@@ -268,17 +376,22 @@ export class Call extends EventEmitter<CallEvents> {
     );
   }
 
-  private outgoingInvite(binding: Binding, sdp: string): SipRequest {
-    const invite = new SipRequest("INVITE", binding.contact);
-    const display = this.caller.name.replace(/["\\]/g, "");
-    invite.append("From", `"${display}" <sip:${this.caller.number}@${this.caller.domain}>;tag=${randomToken()}`);
-    invite.append("To", `<sip:${this.callee}@${this.caller.domain}>`);
+  private outgoingInvite(destination: Destination, sdp: string): SipRequest {
+    const invite = new SipRequest("INVITE", destination.uri);
+    invite.append("From", `${destination.from};tag=${randomToken()}`);
+    invite.append("To", destination.to);
     invite.append("Call-ID", `${randomToken(12)}@edgepbx`);
     invite.append("CSeq", "1 INVITE");
-    invite.append("Contact", `<${this.contactFor(binding.target)}>`);
+    invite.append("Max-Forwards", "70");
+    invite.append("Contact", `<${this.contactFor(destination.target)}>`);
     invite.append("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
+    for (const [name, value] of Object.entries(destination.headers ?? {})) invite.append(name, value);
     invite.append("Content-Type", "application/sdp");
     invite.body = Buffer.from(sdp);
     return invite;
   }
+}
+
+function inviteSeq(invite: SipRequest): number {
+  return parseCSeq(invite.get("CSeq") ?? "")?.seq ?? 1;
 }

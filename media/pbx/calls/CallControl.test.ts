@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { freePort } from "../../../scripts/lib/net.ts";
 import type { CallRecord } from "../../../shared/index.ts";
 import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
@@ -8,6 +13,7 @@ import { MediaEngine } from "../../rtc/MediaEngine.ts";
 import { ha1 } from "../../sip/core/digest.ts";
 import { runSipp, SIPP_SCENARIOS } from "../../test-support/sipp.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
+import { ForwardAllState } from "../ForwardAllState.ts";
 import { PbxDirectory } from "../PbxDirectory.ts";
 import { SipGateway } from "../SipGateway.ts";
 import type { CallMediaCounts } from "./Call.ts";
@@ -17,6 +23,17 @@ const MAIN_DID = "+61290001000";
 const CLOSED_DID = "+61290002000";
 const SPAMMER = "0299998888";
 const TRUNK_HOST = "127.0.0.2";
+const TRUNK_USER = "edgepbx-trunk";
+const TRUNK_PASSWORD = "carrier-secret-9";
+let trunkPort = 0;
+/** The second PBX: room for forwarded calls (4 channels), ring groups, a speed dial, forward-all. */
+const OUT_DOMAIN = "pbx-out.pbx.edgepbx.local";
+const OUT_DID = "+61290003000";
+const OUT_PASSWORDS: Record<string, string> = {
+  "200": "dave-password-44",
+  "201": "erin-password-55",
+  "202": "fred-password-66",
+};
 const PASSWORDS: Record<string, string> = {
   "100": "alice-password-1",
   "101": "bob-password-22",
@@ -25,6 +42,9 @@ const PASSWORDS: Record<string, string> = {
 
 let gateway: SipGateway;
 let engine: MediaEngine;
+const forwardAll = new ForwardAllState();
+const forwardChanges: [string, string, string | null][] = [];
+forwardAll.on("changed", (...change) => forwardChanges.push(change));
 const ended: { record: CallRecord; media: CallMediaCounts }[] = [];
 
 before(async () => {
@@ -69,6 +89,44 @@ before(async () => {
       blacklist: [{ id: "bl_spam0001", number: SPAMMER }],
     }),
   );
+  directory.upsert(
+    "pbx-out",
+    3,
+    PbxConfig.parse({
+      ...emptyConfig(OUT_DOMAIN),
+      settings: { ...emptyConfig(OUT_DOMAIN).settings, channels: 4 },
+      extensions: Object.entries(OUT_PASSWORDS).map(([number, password], i) => ({
+        id: `ext_out00${i}`,
+        number,
+        name: `Out ${number}`,
+        callerId: number === "200" ? "0291112222" : null,
+        sip: {
+          username: number,
+          ha1Md5: ha1("MD5", number, OUT_DOMAIN, password),
+          ha1Sha256: ha1("SHA-256", number, OUT_DOMAIN, password),
+          passwordSetAt: new Date().toISOString(),
+        },
+      })),
+      callRoutes: [
+        {
+          id: "rt_out0001",
+          did: OUT_DID,
+          timezone: "UTC",
+          alertName: "Sales",
+          activity: { type: "extension", extension: "201" },
+          forwardAll: { enabled: true, dialCode: "*41" },
+        },
+      ],
+      ringGroups: [
+        { id: "rg_hunt001", name: "Hunt", number: "300", strategy: "hunt", members: ["201", "202"], ringSeconds: 5 },
+        { id: "rg_all0001", name: "All", number: "301", strategy: "ringAll", members: ["201", "202"], ringSeconds: 5 },
+      ],
+      virtualExtensions: [
+        { id: "vext_mob001", name: "Boss mobile", number: "400", activity: { type: "external", number: "0400555666" } },
+      ],
+    }),
+  );
+  trunkPort = await freePort();
   engine = await MediaEngine.create({ mediaIp: "127.0.0.1", rtpPorts: { min: 42000, max: 42999 } });
   gateway = await SipGateway.start({
     host: "127.0.0.1",
@@ -78,7 +136,14 @@ before(async () => {
     directory,
     media: engine,
     onCallRecord: (_pbx, record, media) => ended.push({ record, media }),
-    trunk: { host: TRUNK_HOST, port: 5060 },
+    forwardAll,
+    trunk: {
+      host: TRUNK_HOST,
+      port: trunkPort,
+      transport: "udp",
+      credentials: { username: TRUNK_USER, password: TRUNK_PASSWORD },
+      defaultCallerId: "0290000000",
+    },
   });
 });
 
@@ -281,5 +346,168 @@ describe("carrier calls to DIDs", () => {
     phone.answer(ringing, 486);
     assert.match((await first).output, /486/);
     await phone.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
+  });
+});
+
+/** The carrier's side of outbound calls: sipp on the trunk's address, digest-challenging each INVITE. */
+function startCarrier(): { done: Promise<{ code: number; output: string }>; trace: string } {
+  const trace = join(mkdtempSync(join(tmpdir(), "carrier-")), "messages.log");
+  const done = runSipp(
+    ["-sf", "carrier-uas.xml", "-key", "trunkuser", TRUNK_USER, "-key", "trunkpass", TRUNK_PASSWORD]
+      .concat(["-m", "1", "-i", TRUNK_HOST, "-p", String(trunkPort), "-mp", "0", "-rtp_echo"])
+      .concat(["-trace_msg", "-message_file", trace]),
+    20_000,
+  );
+  return { done, trace };
+}
+
+/** The INVITEs the carrier got (the second one carries the digest answer). */
+function carrierInvites(trace: string): string[] {
+  return readFileSync(trace, "utf8")
+    .split(/-{5,}/)
+    .filter((m) => /^\s*INVITE /m.test(m) && /received/i.test(m));
+}
+
+async function outPhone(extension: string): Promise<UdpPhone> {
+  const phone = await UdpPhone.open({ host: "127.0.0.1", port: gateway.transports.udp.local.port });
+  const ok = await phone.registerWithAuth(
+    phone.register(extension, OUT_DOMAIN),
+    extension,
+    OUT_PASSWORDS[extension] ?? "",
+  );
+  assert.equal(ok.status, 200);
+  return phone;
+}
+
+async function rtpSink(): Promise<{ port: number; packets: () => number; close: () => void }> {
+  const socket = createSocket("udp4");
+  let count = 0;
+  socket.on("message", (packet) => {
+    if (packet.length > 12) count++;
+  });
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  return { port: socket.address().port, packets: () => count, close: () => socket.close() };
+}
+
+describe("outbound calls through the trunk, forward-all by dial code, ring groups", () => {
+  it("an extension calls an external number: the trunk's digest challenge is answered, caller ID presented, RTP both ways", async () => {
+    const carrier = startCarrier();
+    await delay(300); // sipp listening
+    const caller = await runSipp(
+      [`127.0.0.1:${gateway.transports.udp.local.port}`, "-sf", "caller.xml", "-key", "domain", OUT_DOMAIN]
+        .concat(["-key", "caller", "200", "-d", "1500", "-s", "0298765432", "-au", "200"])
+        .concat(["-ap", OUT_PASSWORDS["200"] ?? "", "-m", "1", "-i", "127.0.0.1", "-mp", String(await freePort())]),
+      20_000,
+    );
+    assert.equal(caller.code, 0, caller.output.slice(-2000));
+    const far = await carrier.done;
+    assert.equal(far.code, 0, far.output.slice(-2000));
+    const invites = carrierInvites(carrier.trace);
+    assert.equal(invites.length, 2, "challenged, then authorised");
+    assert.match(invites[1] ?? "", /^INVITE sip:0298765432@127\.0\.0\.2:\d+ SIP\/2\.0/m);
+    assert.match(invites[1] ?? "", /^From: <sip:0291112222@127\.0\.0\.2>/m, "the extension's caller ID");
+    assert.match(invites[1] ?? "", /^Authorization: Digest username="edgepbx-trunk"/m);
+    const call = ended.at(-1);
+    assert.equal(call?.record.direction, "outbound");
+    assert.equal(call?.record.to, "0298765432");
+    assert.equal(call?.record.answeredBy, "carrier:0298765432");
+    assert.ok(
+      (call?.media.callee?.received ?? 0) > 40 && (call?.media.caller.received ?? 0) > 40,
+      JSON.stringify(call?.media),
+    );
+  });
+
+  it("a speed dial (virtual extension) to an external number goes out through the trunk", async () => {
+    const carrier = startCarrier();
+    await delay(300);
+    const caller = await runSipp(
+      [`127.0.0.1:${gateway.transports.udp.local.port}`, "-sf", "caller.xml", "-key", "domain", OUT_DOMAIN]
+        .concat(["-key", "caller", "201", "-d", "300", "-s", "400", "-au", "201"])
+        .concat(["-ap", OUT_PASSWORDS["201"] ?? "", "-m", "1", "-i", "127.0.0.1", "-mp", String(await freePort())]),
+      20_000,
+    );
+    assert.equal(caller.code, 0, caller.output.slice(-2000));
+    assert.equal((await carrier.done).code, 0);
+    const invites = carrierInvites(carrier.trace);
+    assert.match(invites[1] ?? "", /^INVITE sip:0400555666@/m);
+    // 201 has no caller ID of its own: the trunk's default is presented.
+    assert.match(invites[1] ?? "", /^From: <sip:0290000000@/m);
+  });
+
+  it("the dial code followed by a number turns forward-all on (tone, then hang-up); DID calls go out to it; the code alone turns it off", async () => {
+    const phone = await UdpPhone.open({ host: "127.0.0.1", port: gateway.transports.udp.local.port });
+    const sink = await rtpSink();
+    const on = await phone.call("200", OUT_DOMAIN, OUT_PASSWORDS["200"] ?? "", "*410411222333", sink.port);
+    assert.equal(on.status, 200);
+    const bye = await phone.nextRequest(3000);
+    assert.equal(bye.method, "BYE", "the PBX hangs up after the tone");
+    phone.answer(bye, 200);
+    // 3 beeps and 2 gaps: 520 ms of tone, 26 packets of 20 ms, through mediasoup.
+    assert.ok(sink.packets() >= 24, `confirmation tone: ${sink.packets()} RTP packets`);
+    assert.deepEqual(forwardChanges.at(-1), ["pbx-out", "rt_out0001", "0411222333"]);
+    assert.deepEqual(forwardAll.get("pbx-out"), { rt_out0001: "0411222333" });
+
+    // The carrier's call to the DID goes straight back out to the destination, with Diversion.
+    const office = await outPhone("201");
+    const carrier = startCarrier();
+    await delay(300);
+    const inbound = await carrierCall(OUT_DID, "0455000111", 300, 15_000);
+    assert.equal(inbound.code, 0, inbound.output.slice(-2000));
+    assert.equal((await carrier.done).code, 0);
+    const invites = carrierInvites(carrier.trace);
+    assert.match(invites[1] ?? "", /^INVITE sip:0411222333@/m);
+    assert.match(invites[1] ?? "", /^From: <sip:0455000111@/m, "the original caller's number");
+    assert.match(invites[1] ?? "", /^Diversion: <sip:\+61290003000@127\.0\.0\.2>;reason=unconditional/m);
+    await assert.rejects(office.nextRequest(200), /no request/, "the office phone did not ring");
+
+    const off = await phone.call("200", OUT_DOMAIN, OUT_PASSWORDS["200"] ?? "", "*41", sink.port);
+    assert.equal(off.status, 200);
+    phone.answer(await phone.nextRequest(3000), 200);
+    assert.deepEqual(forwardAll.get("pbx-out"), {});
+    const rings = carrierCall(OUT_DID, "0455000111", 100, 8000);
+    const invite = await office.nextRequest(3000);
+    assert.equal(invite.method, "INVITE", "the office phone rings again");
+    office.answer(invite, 486);
+    assert.match((await rings).output, /486/);
+    sink.close();
+    phone.close();
+    await office.unregisterAndClose("201", OUT_DOMAIN, OUT_PASSWORDS["201"] ?? "");
+  });
+
+  it("a hunt group rings its members in turn; a ring-all group rings them together", async () => {
+    const erin = await outPhone("201");
+    const fred = await outPhone("202");
+    const hunt = runSipp(
+      [`127.0.0.1:${gateway.transports.udp.local.port}`, "-sf", "caller.xml", "-key", "domain", OUT_DOMAIN]
+        .concat(["-key", "caller", "200", "-d", "100", "-s", "300", "-au", "200"])
+        .concat(["-ap", OUT_PASSWORDS["200"] ?? "", "-m", "1", "-i", "127.0.0.1", "-mp", String(await freePort())]),
+      15_000,
+    );
+    const first = await erin.nextRequest(3000);
+    await assert.rejects(fred.nextRequest(300), /no request/, "hunt: only the first member rings");
+    erin.answer(first, 486);
+    const second = await fred.nextRequest(3000);
+    assert.equal(second.method, "INVITE");
+    fred.answer(second, 486);
+    assert.match((await hunt).output, /486/);
+    // Drain the ACKs for the 486s.
+    await erin.nextRequest(1000).catch(() => undefined);
+    await fred.nextRequest(1000).catch(() => undefined);
+
+    const all = runSipp(
+      [`127.0.0.1:${gateway.transports.udp.local.port}`, "-sf", "caller.xml", "-key", "domain", OUT_DOMAIN]
+        .concat(["-key", "caller", "200", "-d", "100", "-s", "301", "-au", "200"])
+        .concat(["-ap", OUT_PASSWORDS["200"] ?? "", "-m", "1", "-i", "127.0.0.1", "-mp", String(await freePort())]),
+      15_000,
+    );
+    const a = await erin.nextRequest(3000);
+    const b = await fred.nextRequest(3000);
+    assert.equal(a.method, "INVITE");
+    assert.equal(b.method, "INVITE");
+    erin.answer(a, 486);
+    fred.answer(b, 486);
+    assert.match((await all).output, /486/);
+    await erin.unregisterAndClose("201", OUT_DOMAIN, OUT_PASSWORDS["201"] ?? "");
+    await fred.unregisterAndClose("202", OUT_DOMAIN, OUT_PASSWORDS["202"] ?? "");
   });
 });

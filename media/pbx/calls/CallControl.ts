@@ -9,10 +9,19 @@ import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
 import { authenticateExtension } from "../authenticate.ts";
+import type { ForwardAllState } from "../ForwardAllState.ts";
 import type { PbxDirectory, PbxEntry } from "../PbxDirectory.ts";
 import type { Registrar } from "../Registrar.ts";
-import { Call, type CallMediaCounts } from "./Call.ts";
-import type { MediaPlane } from "./media.ts";
+import { type TrunkSettings, trunkPeer, trunkUri } from "../trunk.ts";
+import { Call, type CallMediaCounts, type Destination, RING_TIMEOUT_MS, type RingStage } from "./Call.ts";
+import { FeatureCall } from "./FeatureCall.ts";
+import type { CallMediaSession, MediaPlane } from "./media.ts";
+
+/** A caller as the far ends we ring see it. */
+interface CallerIdentity {
+  number: string;
+  name: string;
+}
 
 /**
  * Call control: every new INVITE is authenticated (digest, 407), decided by the shared dial plan
@@ -20,9 +29,7 @@ import type { MediaPlane } from "./media.ts";
  */
 export class CallControl {
   /** Calls by the Call-ID of every leg (the caller's and each outgoing branch's). */
-  private readonly calls = new Map<string, Call>();
-  /** Call Forward All destinations per PBX and route (set by dial code; persisted later, #3). */
-  private readonly forwardAll = new Map<string, Record<string, string | null>>();
+  private readonly calls = new Map<string, Call | FeatureCall>();
 
   constructor(
     private readonly endpoint: SipEndpoint,
@@ -32,8 +39,10 @@ export class CallControl {
     private readonly media: MediaPlane,
     private readonly onRecord: (pbxId: string, record: CallRecord, media: CallMediaCounts) => void,
     private readonly logger: Logger,
-    /** The carrier: calls from its address are inbound calls to DIDs (IP authentication). */
-    private readonly trunk: { host: string; port: number } | null = null,
+    /** Call Forward All destinations (set by dial code, kept by the edge). */
+    private readonly forwardAll: ForwardAllState,
+    /** The carrier: calls from its address are inbound to DIDs; external numbers go to it. */
+    private readonly trunk: TrunkSettings | null = null,
   ) {
     endpoint.on("ack", (request) => this.callFor(request)?.acknowledged());
     endpoint.on("cancel", (invite) => this.calls.get(invite.request.callId)?.cancelled());
@@ -85,7 +94,9 @@ export class CallControl {
       new Date(),
     );
     this.logger.info(`call ${caller.number} → ${dialled} on ${pbx.pbxId}: ${decision.type} (${decision.reason})`);
-    await this.carryOut(tx, pbx, decision, { number: caller.number, name: caller.name }, { direction: "internal" });
+    await this.carryOut(tx, pbx, decision, { number: caller.number, name: caller.name }, dialled, {
+      direction: "internal",
+    });
   }
 
   /** A call from the carrier to a DID: the PBX that owns the DID decides. */
@@ -105,23 +116,18 @@ export class CallControl {
     );
     const route = "inbound" in decision ? decision.inbound : undefined;
     const name = [route?.alertName, from?.displayName ?? callerId ?? "Unknown"].filter(Boolean).join(": ");
-    await this.carryOut(
-      tx,
-      pbx,
-      decision,
-      { number: callerId ?? "anonymous", name },
-      {
-        direction: "inbound",
-        routeId: route?.routeId ?? "",
-      },
-    );
+    await this.carryOut(tx, pbx, decision, { number: callerId ?? "anonymous", name }, did, {
+      direction: "inbound",
+      routeId: route?.routeId ?? "",
+    });
   }
 
   private async carryOut(
     tx: ServerTransaction,
     pbx: PbxEntry,
     decision: CallDecision,
-    caller: { number: string; name: string },
+    caller: CallerIdentity,
+    dialled: string,
     origin: Call["origin"],
   ): Promise<void> {
     const { request, peer } = tx;
@@ -130,55 +136,170 @@ export class CallControl {
       reply(decision.status, decision.phrase);
       return;
     }
-    if (decision.type !== "ringExtensions") {
-      // Ring groups, conferences, voicemail, the trunk and forward-all come with the next steps of #3.
-      reply(480, `Temporarily Unavailable (${decision.type} not available yet)`);
+    if (decision.type === "hangup") {
+      reply(480, "Temporarily Unavailable (this number takes no calls)");
       return;
     }
-    const bindings = decision.extensions.flatMap((number) => this.registrar.lookup(pbx.pbxId, number));
-    if (bindings.length === 0) {
+    if (decision.type === "setForwardAll" || decision.type === "clearForwardAll") {
+      const destination = decision.type === "setForwardAll" ? decision.destination : null;
+      this.forwardAll.set(pbx.pbxId, decision.routeId, destination);
+      this.logger.info(
+        `${pbx.pbxId}: forward-all of ${decision.did} ${destination ? `set to ${destination}` : "cleared"}`,
+      );
+      await this.confirm(tx, pbx);
+      return;
+    }
+    let stages: RingStage[];
+    try {
+      stages = this.plan(pbx, decision, caller);
+    } catch (error) {
+      reply(...(error as PlanError).response);
+      return;
+    }
+    if (stages.length === 0) {
       reply(480, "Temporarily Unavailable (not registered)");
       return;
     }
-    const session = await this.media.session(pbx.pbxId);
-    let aLeg: Awaited<ReturnType<typeof session.createLeg>>;
-    try {
-      aLeg = await session.createLeg({ remoteSdp: request.body.length > 0 ? request.body.toString("utf8") : null });
-    } catch (error) {
-      session.close();
-      reply(488, `Not Acceptable Here (${(error as Error).message})`.slice(0, 120));
-      return;
-    }
-    const callee = decision.extensions[0] ?? "";
+    const answered = await this.openMedia(tx, pbx.pbxId);
+    if (!answered) return;
     const call = new Call(
       this.endpoint,
       tx,
-      aLeg,
-      session,
+      answered.leg,
+      answered.session,
       pbx.pbxId,
-      { ...caller, domain: pbx.config.settings.sipDomain },
-      callee,
+      caller.number,
+      dialled,
       (p) => this.contactFor(p),
       origin,
     );
-    this.calls.set(request.callId, call);
+    this.track(call);
     call.on("ended", (record, media) => {
-      for (const id of call.callIds) this.calls.delete(id);
       this.logger.info(
         `call ${record.from} → ${record.to} ${record.disposition}; RTP caller ${media.caller.sent}↑ ${media.caller.received}↓` +
           (media.callee ? `, callee ${media.callee.sent}↑ ${media.callee.received}↓` : ""),
       );
       this.onRecord(pbx.pbxId, record, media);
     });
-    await call.ring(bindings);
+    await call.ring(stages);
+    this.index(call);
+  }
+
+  /**
+   * Who rings, in turn, for a decision. Decisions served by the media services of later issues
+   * (voicemail, conference, announcements) are refused with 480 for now; a ring group's
+   * no-answer step is appended when it is one we can ring.
+   */
+  private plan(pbx: PbxEntry, decision: CallDecision, caller: CallerIdentity): RingStage[] {
+    const devices = (numbers: string[]) => numbers.flatMap((n) => this.devicesOf(pbx, n, caller));
+    switch (decision.type) {
+      case "ringExtensions":
+        return [{ destinations: devices(decision.extensions), timeoutMs: RING_TIMEOUT_MS }];
+      case "ringGroup": {
+        const timeoutMs = decision.ringSeconds * 1000;
+        const members: RingStage[] =
+          decision.strategy === "ringAll"
+            ? [{ destinations: devices(decision.members), timeoutMs }]
+            : decision.members.map((member) => ({ destinations: devices([member]), timeoutMs }));
+        let after: RingStage[] = [];
+        try {
+          after = decision.noAnswer.type === "hangup" ? [] : this.plan(pbx, decision.noAnswer, caller);
+        } catch {
+          // The group still rings; only its no-answer step is not available.
+        }
+        return [...members, ...after].filter((stage) => stage.destinations.length > 0);
+      }
+      case "external": {
+        if (!this.trunk) throw new PlanError(503, "Service Unavailable (no carrier trunk)");
+        return [{ destinations: [this.toCarrier(decision)], timeoutMs: RING_TIMEOUT_MS }];
+      }
+      default:
+        throw new PlanError(480, `Temporarily Unavailable (${decision.type} is not available yet)`);
+    }
+  }
+
+  /** Every registered device of an extension. */
+  private devicesOf(pbx: PbxEntry, extension: string, caller: CallerIdentity): Destination[] {
+    const domain = pbx.config.settings.sipDomain;
+    const display = caller.name.replace(/["\\]/g, "");
+    return this.registrar.lookup(pbx.pbxId, extension).map((binding) => ({
+      uri: binding.contact,
+      target: binding.target,
+      to: `<sip:${extension}@${domain}>`,
+      from: `"${display}" <sip:${caller.number}@${domain}>`,
+      label: binding.contact,
+      trunk: false,
+    }));
+  }
+
+  /** The carrier leg of a call to an external number. */
+  private toCarrier(decision: Extract<CallDecision, { type: "external" }>): Destination {
+    const trunk = this.trunk as TrunkSettings;
+    const presented = decision.callerId ?? trunk.defaultCallerId;
+    const from = presented ? `<sip:${presented}@${trunk.host}>` : `"Anonymous" <sip:anonymous@anonymous.invalid>`;
+    return {
+      uri: trunkUri(trunk, decision.number),
+      target: trunkPeer(trunk),
+      to: `<${trunkUri(trunk, decision.number).replace(/;transport=tcp$/, "")}>`,
+      from,
+      label: `carrier:${decision.number}`,
+      trunk: true,
+      ...(trunk.credentials ? { credentials: trunk.credentials } : {}),
+      // An inbound call sent back out says which of the PBX's numbers diverted it (RFC 5806).
+      headers: decision.divertedFrom
+        ? { Diversion: `<sip:${decision.divertedFrom}@${trunk.host}>;reason=unconditional` }
+        : {},
+    };
+  }
+
+  /** Answers a feature-code call with the confirmation tone, then hangs up. */
+  private async confirm(tx: ServerTransaction, pbx: PbxEntry): Promise<void> {
+    const answered = await this.openMedia(tx, pbx.pbxId);
+    if (!answered) return;
+    const feature = new FeatureCall(this.endpoint, tx, answered.leg, answered.session, pbx.pbxId, (p) =>
+      this.contactFor(p),
+    );
+    this.track(feature);
+    await feature.run();
+  }
+
+  /** The caller's media leg from its offer; on SDP we cannot use, 488 and null. */
+  private async openMedia(
+    tx: ServerTransaction,
+    pbxId: string,
+  ): Promise<{ session: CallMediaSession; leg: Awaited<ReturnType<CallMediaSession["createLeg"]>> } | null> {
+    const { request, peer } = tx;
+    const session = await this.media.session(pbxId);
+    try {
+      const leg = await session.createLeg({
+        remoteSdp: request.body.length > 0 ? request.body.toString("utf8") : null,
+      });
+      return { session, leg };
+    } catch (error) {
+      session.close();
+      tx.respond(createResponse(request, 488, `Not Acceptable Here (${(error as Error).message})`.slice(0, 120), peer));
+      return null;
+    }
+  }
+
+  /** Indexes a call by its Call-IDs until it ends. */
+  private track(call: Call | FeatureCall): void {
+    this.index(call);
+    call.once("ended", () => {
+      for (const id of call.callIds) this.calls.delete(id);
+    });
+  }
+
+  /** Indexes a call's Call-IDs again (ringing adds branches). */
+  private index(call: Call | FeatureCall): void {
     for (const id of call.callIds) this.calls.set(id, call);
   }
 
   /** What the dial plan needs to know beyond the config: forward-all targets, channels in use. */
   private state(pbxId: string): RuntimeState {
     let external = 0;
-    for (const call of new Set(this.calls.values())) if (call.pbxId === pbxId && call.usesChannel) external++;
-    return { forwardAll: this.forwardAll.get(pbxId) ?? {}, activeExternalCalls: external };
+    for (const call of new Set(this.calls.values())) if (call.pbxId === pbxId) external += call.trunkLegs;
+    return { forwardAll: this.forwardAll.get(pbxId), activeExternalCalls: external };
   }
 
   /** Our Contact URI as reachable over the transport a peer uses. */
@@ -188,8 +309,17 @@ export class CallControl {
     return `sip:edgepbx@${address}${peer.transport === "udp" ? "" : `;transport=${peer.transport}`}`;
   }
 
-  private callFor(request: SipRequest): Call | undefined {
+  private callFor(request: SipRequest): Call | FeatureCall | undefined {
     const call = this.calls.get(request.callId);
     return call?.owns(request) ? call : undefined;
+  }
+}
+
+/** A decision the node cannot ring: the SIP status and reason to refuse it with. */
+class PlanError extends Error {
+  readonly response: [number, string];
+  constructor(status: number, reason: string) {
+    super(reason);
+    this.response = [status, reason];
   }
 }

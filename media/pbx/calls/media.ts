@@ -19,6 +19,8 @@ export interface CallMediaSession {
   createLeg(options: { remoteSdp: string | null }): Promise<MediaLeg>;
   /** RTP flows both ways between the two legs (both must have their remote SDP). */
   bridge(a: MediaLeg, b: MediaLeg): Promise<void>;
+  /** Plays audio the node makes (20 ms G.711 frames in the leg's codec) to an unbridged leg. */
+  play(leg: MediaLeg, frames: (codec: "PCMU" | "PCMA") => Buffer[]): Promise<void>;
   close(): void;
 }
 

@@ -125,3 +125,37 @@ function equalHex(a: string, b: string): boolean {
 export function ha1(algorithm: DigestAlgorithm, username: string, realm: string, password: string): string {
   return oneShotHash(algorithm === "MD5" ? "md5" : "sha256", `${username}:${realm}:${password}`, "hex");
 }
+
+/**
+ * Client side: the Authorization value answering a challenge (a parsed WWW-/Proxy-Authenticate),
+ * for the node's own requests to the carrier. qop=auth when offered, else RFC 2069 style.
+ */
+export function digestAuthorization(
+  challenge: Record<string, string>,
+  credentials: { username: string; password: string },
+  method: string,
+  uri: string,
+  nc = 1,
+): string {
+  const algorithm = (challenge.algorithm ?? "MD5").toUpperCase() === "SHA-256" ? "SHA-256" : "MD5";
+  const hash = (s: string) => oneShotHash(algorithm === "MD5" ? "md5" : "sha256", s, "hex");
+  const realm = challenge.realm ?? "";
+  const nonce = challenge.nonce ?? "";
+  const { username } = credentials;
+  const ha1Value = hash(`${username}:${realm}:${credentials.password}`);
+  const ha2 = hash(`${method}:${uri}`);
+  const quote = (s: string) => s.replace(/["\\]/g, "");
+  let value = `Digest username="${quote(username)}", realm="${quote(realm)}", nonce="${quote(nonce)}", uri="${uri}"`;
+  const qops = (challenge.qop ?? "").split(",").map((q) => q.trim().toLowerCase());
+  if (qops.includes("auth")) {
+    const count = nc.toString(16).padStart(8, "0");
+    const cnonce = randomBytes(8).toString("hex");
+    const response = hash(`${ha1Value}:${nonce}:${count}:${cnonce}:auth:${ha2}`);
+    value += `, response="${response}", qop=auth, nc=${count}, cnonce="${cnonce}"`;
+  } else {
+    value += `, response="${hash(`${ha1Value}:${nonce}:${ha2}`)}"`;
+  }
+  value += `, algorithm=${algorithm}`;
+  if (challenge.opaque !== undefined) value += `, opaque="${quote(challenge.opaque)}"`;
+  return value;
+}

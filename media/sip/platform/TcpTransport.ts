@@ -1,15 +1,20 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { parseMessage, SipParseError } from "../core/message.ts";
 import { StreamFramer } from "./StreamFramer.ts";
 import { type Peer, type StreamConnection, Transport } from "./transport.ts";
 
 const IDLE_TIMEOUT_MS = 10 * 60_000;
 
-/** SIP over TCP: answers go back on the connection the request came in on. */
+/**
+ * SIP over TCP: answers go back on the connection the request came in on; requests to a peer
+ * without one (the carrier trunk) open a connection, reused while it lasts.
+ */
 export class TcpTransport extends Transport {
   readonly kind = "tcp" as const;
   private readonly sockets = new Set<Socket>();
+  /** Connections we opened, by "address:port" of the far end. */
+  private readonly outbound = new Map<string, StreamConnection>();
 
   private constructor(
     private readonly server: Server,
@@ -33,7 +38,7 @@ export class TcpTransport extends Transport {
     return new TcpTransport(server, { address: address.address, port: address.port });
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: Socket, remote?: { address: string; port: number }): StreamConnection {
     this.sockets.add(socket);
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     const connection: StreamConnection = {
@@ -48,8 +53,8 @@ export class TcpTransport extends Transport {
     };
     const peer: Peer = {
       transport: "tcp",
-      address: socket.remoteAddress ?? "",
-      port: socket.remotePort ?? 0,
+      address: remote?.address ?? socket.remoteAddress ?? "",
+      port: remote?.port ?? socket.remotePort ?? 0,
       connection,
     };
     const framer = new StreamFramer();
@@ -76,12 +81,27 @@ export class TcpTransport extends Transport {
     socket.on("error", () => socket.destroy());
     socket.on("close", () => {
       this.sockets.delete(socket);
+      if (remote && this.outbound.get(`${remote.address}:${remote.port}`) === connection)
+        this.outbound.delete(`${remote.address}:${remote.port}`);
       this.emit("closed", connection);
     });
+    return connection;
   }
 
   send(data: Buffer, peer: Peer): void {
-    if (peer.connection?.open) peer.connection.write(data);
+    if (peer.connection?.open) {
+      peer.connection.write(data);
+      return;
+    }
+    // No connection of the peer's own: use ours to its address, or open one (writes wait for it).
+    const key = `${peer.address}:${peer.port}`;
+    let connection = this.outbound.get(key);
+    if (!connection?.open) {
+      const socket = connect({ host: peer.address, port: peer.port, noDelay: true });
+      connection = this.accept(socket, { address: peer.address, port: peer.port });
+      this.outbound.set(key, connection);
+    }
+    connection.write(data);
   }
 
   async close(): Promise<void> {
