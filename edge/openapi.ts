@@ -12,7 +12,7 @@ import {
   UserUpdate,
 } from "../shared/accounts/schema.ts";
 import { Addons, Settings } from "../shared/config/schema.ts";
-import { AddonsInput, COLLECTIONS, PbxConfig, SettingsInput } from "../shared/index.ts";
+import { AddonsInput, COLLECTIONS, ForwardAllUpdate, PbxConfig, SettingsInput } from "../shared/index.ts";
 
 /** OpenAPI 3.1 for /api, with request and entity schemas generated from the shared zod schemas. */
 
@@ -196,6 +196,35 @@ export function openApiDocument(): unknown {
         "409": problem("Pending changes exist"),
       }),
     },
+    "/api/pbxs/{pbx}/calls": {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op("Calls", "Call records reported by the media nodes, newest first (?from, ?to ISO dates; ?number)", {
+        "200": ok("Calls"),
+        "422": problem("A filter that is not a date"),
+      }),
+    },
+    "/api/pbxs/{pbx}/forward-all": {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op("Call Forward All", "Each call route's dial code and where it forwards now", {
+        "200": ok("Routes with their forward-all state"),
+      }),
+    },
+    "/api/pbxs/{pbx}/forward-all/{route}": {
+      parameters: [
+        pbxParam,
+        { name: "route", in: "path", required: true, schema: { type: "string" } },
+      ] as unknown as Operation,
+      put: op(
+        "Call Forward All",
+        "Forward the route's calls to a number, or stop (null); live at once, no Apply",
+        {
+          "200": ok("The route's forward-all state"),
+          "404": problem("No such route in the applied configuration"),
+          "409": problem("Enable Forward All is not ticked on the route"),
+        },
+        { requestBody: body("ForwardAllUpdate") },
+      ),
+    },
     "/api/nodes/connect": {
       get: op("Media nodes", "WebSocket for media nodes (Bearer node token, ?node=id)", {
         "101": ok("Switching protocols"),
@@ -239,6 +268,7 @@ export function openApiDocument(): unknown {
     TokenCreate: schema(TokenCreate),
     PbxCreate: schema(PbxCreate),
     ContactDetails: schema(ContactDetails),
+    ForwardAllUpdate: schema(ForwardAllUpdate),
     Problem: {
       type: "object",
       required: ["type", "title", "status"],

@@ -162,6 +162,78 @@ describe("media node hub", () => {
     node.close();
   });
 
+  it("keeps Call Forward All set by a phone's dial code, shows it in the portal and tells every node", async () => {
+    const admin = await ApiClient.registered("forward");
+    const pbx = await admin.createPbx("Forwarding");
+    const route = await admin.post<{ id: string; forwardAll: { dialCode: string } }>(`/api/pbxs/${pbx}/call-routes`, {
+      did: "+61290007000",
+      timezone: "UTC",
+      alertName: "Main",
+      activity: { type: "hangup" },
+      forwardAll: { enabled: true },
+    });
+    expect(route.status).toBe(201);
+    const closed = await admin.post<{ id: string }>(`/api/pbxs/${pbx}/call-routes`, {
+      did: "+61290007001",
+      timezone: "UTC",
+      alertName: "No forwarding",
+      activity: { type: "hangup" },
+    });
+    await admin.post(`/api/pbxs/${pbx}/apply`);
+    const node = await NodeSocket.connect("media-f");
+    const other = await NodeSocket.connect("media-g");
+    for (const n of [node, other]) {
+      n.send({ type: "hello", have: {} });
+      await n.next((m) => m.type === "synced");
+      // On connect a node gets each PBX's table with its config: nothing forwards yet.
+      expect((await n.next((m) => m.type === "forwardAll" && m.pbx === pbx)) as unknown).toMatchObject({ table: {} });
+    }
+
+    // The phone dialled the code and a number on node f: the edge keeps it and both nodes hear.
+    node.send({ type: "forwardAll", pbx, route: route.body.id, destination: "0411222333" });
+    const table = { [route.body.id]: "0411222333" };
+    expect((await other.next((m) => m.type === "forwardAll" && m.pbx === pbx)) as unknown).toMatchObject({ table });
+    const listed = await admin.get<{ items: { routeId: string; destination: string | null; setBy: string }[] }>(
+      `/api/pbxs/${pbx}/forward-all`,
+    );
+    expect(listed.body.items.find((i) => i.routeId === route.body.id)).toMatchObject({
+      dialCode: route.body.forwardAll.dialCode,
+      destination: "0411222333",
+      setBy: expect.stringMatching(/dial code, media node media-f/),
+    });
+
+    // A route without Enable Forward All cannot be forwarded, by phone or portal.
+    node.send({ type: "forwardAll", pbx, route: closed.body.id, destination: "0411222333" });
+    expect((await node.next((m) => m.type === "error")).message).toMatch(/disabled/);
+    const refused = await admin.put(`/api/pbxs/${pbx}/forward-all/${closed.body.id}`, { destination: "0411222333" });
+    expect(refused.status).toBe(409);
+    expect((await admin.put(`/api/pbxs/${pbx}/forward-all/rt_missing1`, { destination: null })).status).toBe(404);
+    expect((await admin.put(`/api/pbxs/${pbx}/forward-all/${route.body.id}`, { destination: "call me" })).status).toBe(
+      422,
+    );
+
+    // The portal turns it off: every node gets the new (empty) table; another customer cannot.
+    const nosy = await ApiClient.registered("forward-nosy");
+    expect((await nosy.put(`/api/pbxs/${pbx}/forward-all/${route.body.id}`, { destination: null })).status).toBe(404);
+    const off = await admin.put<{ destination: string | null }>(`/api/pbxs/${pbx}/forward-all/${route.body.id}`, {
+      destination: null,
+    });
+    expect(off.body.destination).toBeNull();
+    // Node f heard its own change first, then the portal's.
+    const mine = (m: HubMessage) => m.type === "forwardAll" && m.pbx === pbx;
+    const tables = [await node.next(mine), await node.next(mine)];
+    expect(tables.map((m) => (m as { table?: unknown }).table)).toEqual([table, {}]);
+
+    // A node connecting later gets the table with the configs.
+    await admin.put(`/api/pbxs/${pbx}/forward-all/${route.body.id}`, { destination: "0299990000" });
+    const late = await NodeSocket.connect("media-h");
+    late.send({ type: "hello", have: {} });
+    expect((await late.next((m) => m.type === "forwardAll" && m.pbx === pbx)) as unknown).toMatchObject({
+      table: { [route.body.id]: "0299990000" },
+    });
+    for (const n of [node, other, late]) n.close();
+  });
+
   it("answers hostile frames with an error and keeps the connection", async () => {
     const node = await NodeSocket.connect("media-c");
     node.send("{not json");

@@ -1,5 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
-import { type HubMessage, MAX_NODE_FRAME, NodeMessage, type PbxConfig } from "../../shared/index.ts";
+import {
+  type ForwardAllTable,
+  type HubMessage,
+  MAX_NODE_FRAME,
+  NodeMessage,
+  type PbxConfig,
+} from "../../shared/index.ts";
 import { directory, type Env, pbxObject } from "../env.ts";
 
 /**
@@ -9,8 +15,9 @@ import { directory, type Env, pbxObject } from "../env.ts";
  *
  * Wire protocol (JSON text frames; types and schemas in shared/protocol/node-hub.ts):
  *   node → hub  {"type":"hello","have":{"<pbx>":<version>}}   {"type":"ack","pbx":"…","version":n}   {"type":"ping"}
- *               {"type":"call","pbx":"…","record":{…CallRecord}}
+ *               {"type":"call","pbx":"…","record":{…CallRecord}}   {"type":"forwardAll","pbx":"…","route":"…","destination":"…"|null}
  *   hub → node  {"type":"config","pbx":"…","version":n,"config":{…}}   {"type":"remove","pbx":"…"}
+ *               {"type":"forwardAll","pbx":"…","table":{"<route>":"<destination>"}}
  *               {"type":"synced","pbxs":n}   {"type":"pong"}   {"type":"error","message":"…"}
  */
 
@@ -42,8 +49,10 @@ export class NodeHubObject extends DurableObject<Env> {
         const ids = await directory(this.env).listAllServiceIds();
         for (const pbx of ids) {
           const applied = await pbxObject(this.env, pbx).getAppliedForNode();
-          if (applied && parsed.have[pbx] !== applied.version)
+          if (!applied) continue;
+          if (parsed.have[pbx] !== applied.version)
             send(ws, { type: "config", pbx, version: applied.version, config: applied.config });
+          send(ws, { type: "forwardAll", pbx, table: applied.forwardAll });
         }
         for (const pbx of Object.keys(parsed.have)) if (!ids.includes(pbx)) send(ws, { type: "remove", pbx });
         return send(ws, { type: "synced", pbxs: ids.length });
@@ -51,6 +60,16 @@ export class NodeHubObject extends DurableObject<Env> {
       case "ack":
         await pbxObject(this.env, parsed.pbx).recordAck(nodeId, parsed.version);
         return;
+      case "forwardAll": {
+        // The PBX stores it and publishes the new table to every node (this one included).
+        const result = await pbxObject(this.env, parsed.pbx).setForwardAll(
+          parsed.route,
+          parsed.destination,
+          `phone (dial code, media node ${nodeId})`,
+        );
+        if (!result.ok) send(ws, { type: "error", message: `forwardAll of ${parsed.pbx}: ${result.reason}` });
+        return;
+      }
       case "call":
         // Only PBXs that exist keep records; the PBX checks that itself.
         await pbxObject(this.env, parsed.pbx).recordCall(nodeId, parsed.record);
@@ -71,6 +90,11 @@ export class NodeHubObject extends DurableObject<Env> {
     const sockets = this.ctx.getWebSockets();
     for (const ws of sockets) send(ws, { type: "config", pbx, version, config });
     return sockets.length;
+  }
+
+  /** Pushes a PBX's forward-all table to every connected node. */
+  publishForwardAll(pbx: string, table: ForwardAllTable): void {
+    for (const ws of this.ctx.getWebSockets()) send(ws, { type: "forwardAll", pbx, table });
   }
 
   /** Tells every node a PBX is gone. */
@@ -105,7 +129,7 @@ export function parseNodeMessage(raw: string | ArrayBuffer): NodeMessage | { err
   const parsed = NodeMessage.safeParse(data);
   if (parsed.success) return parsed.data;
   const type = (data as { type?: unknown } | null)?.type;
-  if (typeof type === "string" && ["hello", "ack", "ping", "call"].includes(type))
+  if (typeof type === "string" && ["hello", "ack", "ping", "call", "forwardAll"].includes(type))
     return {
       error: `invalid ${type} frame: ${parsed.error.issues.map((i) => i.path.join(".") || "(frame)").join(", ")}`,
     };

@@ -10,6 +10,7 @@ import {
   diffConfigs,
   type EntityChange,
   emptyConfig,
+  type ForwardAllTable,
   PbxConfig,
   redactConfig,
   restoreSecrets,
@@ -33,6 +34,21 @@ import {
  * between them ("View PBX Changes"). Every edit lands in the draft; Apply turns the draft into
  * the next version in one transaction and pushes it to the media nodes.
  */
+
+/** One call route's Call Forward All, as the portal shows it. */
+export interface ForwardAllEntry {
+  routeId: string;
+  did: string;
+  alertName: string;
+  /** "Enable Forward All" ticked on the route (in the applied config). */
+  enabled: boolean;
+  dialCode: string | null;
+  /** Where calls to the DID go now; null when not forwarding. */
+  destination: string | null;
+  setAt: string | null;
+  /** Who set it: a phone by dial code, or a portal user. */
+  setBy: string | null;
+}
 
 export interface Actor {
   id: string;
@@ -106,6 +122,8 @@ export class PbxObject extends DurableObject<Env> {
         call_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, started_at TEXT NOT NULL, from_number TEXT NOT NULL,
         to_number TEXT NOT NULL, record TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS calls_started ON calls(started_at);
+      CREATE TABLE IF NOT EXISTS forward_all (
+        route_id TEXT PRIMARY KEY, destination TEXT NOT NULL, set_at TEXT NOT NULL, set_by TEXT NOT NULL);
     `);
   }
 
@@ -158,12 +176,17 @@ export class PbxObject extends DurableObject<Env> {
     };
   }
 
-  /** The latest applied version with its secrets, for media nodes only. */
-  getAppliedForNode(): { pbxId: string; version: number; config: PbxConfig } | null {
+  /** The latest applied version with its secrets, and the forward-all table, for media nodes only. */
+  getAppliedForNode(): { pbxId: string; version: number; config: PbxConfig; forwardAll: ForwardAllTable } | null {
     const row = this.versionRow();
     const pbxId = this.meta("pbx_id");
     if (!row || !pbxId) return null;
-    return { pbxId, version: row.version as number, config: storedConfig(row.config) };
+    return {
+      pbxId,
+      version: row.version as number,
+      config: storedConfig(row.config),
+      forwardAll: this.forwardAllTable(),
+    };
   }
 
   listEntities(section: CollectionName): { items: unknown[]; etag: string } {
@@ -491,6 +514,74 @@ export class PbxObject extends DurableObject<Env> {
       new Date().toISOString(),
     );
     return true;
+  }
+
+  // ---- Call Forward All (runtime state, not configuration: it changes without Apply) ----
+
+  /** Route id → destination, for the media nodes. */
+  forwardAllTable(): ForwardAllTable {
+    const table: ForwardAllTable = {};
+    for (const row of this.sql.exec("SELECT route_id, destination FROM forward_all").toArray())
+      table[row.route_id as string] = row.destination as string;
+    return table;
+  }
+
+  /** Every call route with its forward-all code and state, as the portal shows it. */
+  listForwardAll(): ForwardAllEntry[] {
+    const applied = this.getAppliedForNode();
+    if (!applied) return [];
+    const rows = new Map(
+      this.sql
+        .exec("SELECT * FROM forward_all")
+        .toArray()
+        .map((r) => [r.route_id as string, r]),
+    );
+    return applied.config.callRoutes.map((route) => {
+      const row = rows.get(route.id);
+      return {
+        routeId: route.id,
+        did: route.did,
+        alertName: route.alertName,
+        enabled: route.forwardAll.enabled,
+        dialCode: route.forwardAll.dialCode,
+        destination: (row?.destination as string | undefined) ?? null,
+        setAt: (row?.set_at as string | undefined) ?? null,
+        setBy: (row?.set_by as string | undefined) ?? null,
+      };
+    });
+  }
+
+  /**
+   * Sets (destination) or clears (null) Call Forward All on a route of the applied config, from a
+   * phone's dial code (by "extension via node …") or the portal, and tells every media node.
+   */
+  async setForwardAll(
+    routeId: string,
+    destination: string | null,
+    by: string,
+  ): Promise<{ ok: true; entry: ForwardAllEntry } | { ok: false; reason: "no-route" | "disabled" }> {
+    const route = this.getAppliedForNode()?.config.callRoutes.find((r) => r.id === routeId);
+    if (!route) return { ok: false, reason: "no-route" };
+    if (destination !== null && !route.forwardAll.enabled) return { ok: false, reason: "disabled" };
+    if (destination === null) this.sql.exec("DELETE FROM forward_all WHERE route_id = ?", routeId);
+    else
+      this.sql.exec(
+        "INSERT OR REPLACE INTO forward_all (route_id, destination, set_at, set_by) VALUES (?, ?, ?, ?)",
+        routeId,
+        destination,
+        new Date().toISOString(),
+        by,
+      );
+    const pbxId = this.meta("pbx_id");
+    if (pbxId) {
+      try {
+        await nodeHub(this.env).publishForwardAll(pbxId, this.forwardAllTable());
+      } catch (error) {
+        console.error(`forward-all of ${pbxId} not published: ${(error as Error).message}`);
+      }
+    }
+    const entry = this.listForwardAll().find((e) => e.routeId === routeId) as ForwardAllEntry;
+    return { ok: true, entry };
   }
 
   /** A finished call reported by a media node; a repeated report of the same call is ignored. */

@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { PbxCreate, PbxUpdate } from "../../shared/accounts/schema.ts";
-import { isCollectionName } from "../../shared/index.ts";
+import { ForwardAllUpdate, isCollectionName } from "../../shared/index.ts";
 import type { AppEnv } from "../app-env.ts";
 import { directory, nodeHub, pbxObject } from "../env.ts";
 import { Problem, parseBody, problems, zodFieldErrors } from "../http/problem.ts";
@@ -168,6 +168,29 @@ pbxRoutes.get("/:pbx/calls", async (c) => {
     limit,
   });
   return c.json({ calls });
+});
+
+// ---- Call Forward All: runtime state a phone sets by dial code; the portal shows and sets it too ----
+
+pbxRoutes.get("/:pbx/forward-all", async (c) => {
+  const service = await requireService(c, c.req.param("pbx"), "view");
+  return c.json({ items: await pbxObject(c.env, service.id).listForwardAll() });
+});
+
+pbxRoutes.put("/:pbx/forward-all/:route", async (c) => {
+  // Takes effect at once, like Apply.
+  const service = await requireService(c, c.req.param("pbx"), "apply");
+  const { destination } = parseBody(ForwardAllUpdate, await jsonBody(c));
+  const route = c.req.param("route");
+  const result = await pbxObject(c.env, service.id).setForwardAll(route, destination, `portal (${actorOf(c).email})`);
+  if (!result.ok && result.reason === "no-route")
+    throw problems.notFound(`call route ${route} (in the applied configuration)`);
+  if (!result.ok)
+    throw problems.conflict(
+      "forward-all-disabled",
+      "Enable Forward All is not ticked on this route in the applied configuration: tick it and Apply first.",
+    );
+  return c.json(result.entry);
 });
 
 // ---- singletons: add-ons and settings ----

@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import type { CallRecord, PbxConfig } from "../../shared/index.ts";
+import type { CallRecord, ForwardAllTable, PbxConfig } from "../../shared/index.ts";
 import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
 import { ConsoleLogger, type Logger } from "../common/Logger.ts";
 import { ConfigStore } from "./ConfigStore.ts";
@@ -38,6 +38,8 @@ export type EdgeLinkEvents = {
   config: [pbx: string, version: number, config: PbxConfig];
   /** The PBX was deleted on the edge: stop serving it. */
   remove: [pbx: string];
+  /** The PBX's Call Forward All table as the edge keeps it. */
+  forwardAll: [pbx: string, table: ForwardAllTable];
   /** The edge has sent everything this node was missing (after each hello). */
   synced: [pbxs: number];
   /** The edge was told this version is live here. */
@@ -81,6 +83,8 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
   private readonly live = new Map<string, number>();
   /** "pbx@version" of acks written to the socket but not yet flushed, so synced does not send them twice. */
   private readonly acksInFlight = new Set<string>();
+  /** Forward-all changes the edge has not heard yet, by "pbx route" (the latest wins). */
+  private readonly unsentForwards = new Map<string, Extract<NodeMessage, { type: "forwardAll" }>>();
 
   constructor(options: EdgeLinkOptions) {
     super();
@@ -124,6 +128,20 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
     const sent = this.send({ type: "call", pbx, record });
     if (!sent) this.logger.warn(`call record ${record.callId} of ${pbx} not sent: not connected`);
     return sent;
+  }
+
+  /**
+   * Tells the edge a phone set or cleared Call Forward All. Kept until it is sent: a change made
+   * while the edge is unreachable goes after the next synced (after the edge's own table, so
+   * the phone's later change wins).
+   */
+  reportForwardAll(pbx: string, route: string, destination: string | null): void {
+    const message = { type: "forwardAll" as const, pbx, route, destination };
+    this.unsentForwards.set(`${pbx} ${route}`, message);
+    this.send(message, (error) => {
+      if (!error && this.unsentForwards.get(`${pbx} ${route}`) === message)
+        this.unsentForwards.delete(`${pbx} ${route}`);
+    });
   }
 
   /** Closes the connection, stops reconnecting and waits for the store to be on disk. */
@@ -252,8 +270,13 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
         if (this.store.delete(message.pbx)) this.logger.info(`${message.pbx} removed`);
         this.safeEmitLogged("remove", message.pbx);
         return;
+      case "forwardAll":
+        this.safeEmitLogged("forwardAll", message.pbx, message.table);
+        return;
       case "synced":
         this.logger.debug(`synced (${message.pbxs} PBXs on the edge)`);
+        for (const pending of [...this.unsentForwards.values()])
+          this.reportForwardAll(pending.pbx, pending.route, pending.destination);
         // Versions that went live while the edge could not hear it (before a crash or a drop).
         for (const { pbx, version, acked } of this.store.entries())
           if (!acked && this.live.get(pbx) === version && !this.acksInFlight.has(`${pbx}@${version}`))

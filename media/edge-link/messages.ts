@@ -1,4 +1,5 @@
 import { PbxConfig } from "../../shared/config/schema.ts";
+import { ForwardAllTable } from "../../shared/runtime/forward-all.ts";
 
 /**
  * The hub's WebSocket protocol as the media node sees it (the edge side is
@@ -64,6 +65,12 @@ export function parseHubMessage(raw: unknown, isBinary: boolean): HubMessage | R
     case "remove":
       if (typeof m.pbx !== "string" || !PBX_ID.test(m.pbx)) return reject("remove.pbx is not a PBX id", m);
       return { type: "remove", pbx: m.pbx };
+    case "forwardAll": {
+      if (typeof m.pbx !== "string" || !PBX_ID.test(m.pbx)) return reject("forwardAll.pbx is not a PBX id", m);
+      const table = ForwardAllTable.safeParse(m.table);
+      if (!table.success) return reject("forwardAll.table is not a forward-all table", m);
+      return { type: "forwardAll", pbx: m.pbx, table: table.data };
+    }
     case "synced":
       if (typeof m.pbxs !== "number" || !Number.isSafeInteger(m.pbxs) || m.pbxs < 0)
         return reject("synced.pbxs is not a count", m);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { PbxConfig } from "../config/schema.ts";
+import { type ForwardAllTable, ForwardDestination } from "../runtime/forward-all.ts";
 
 /**
  * The WebSocket protocol between the edge's node hub and media nodes (JSON text frames), one
@@ -26,18 +27,28 @@ export const CallRecord = z.object({
 export type CallRecord = z.infer<typeof CallRecord>;
 
 const PbxId = z.string().min(1).max(64);
+const RouteId = z.string().min(1).max(64);
 
 export const NodeMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("hello"), have: z.record(z.string().max(64), z.number().int()).default({}) }),
   z.object({ type: z.literal("ack"), pbx: PbxId, version: z.number().int().positive() }),
   z.object({ type: z.literal("ping") }),
   z.object({ type: z.literal("call"), pbx: PbxId, record: CallRecord }),
+  /** A phone dialled a route's forward-all code: set (destination) or cleared (null). */
+  z.object({
+    type: z.literal("forwardAll"),
+    pbx: PbxId,
+    route: RouteId,
+    destination: ForwardDestination.nullable(),
+  }),
 ]);
 export type NodeMessage = z.infer<typeof NodeMessage>;
 
 export type HubMessage =
   | { type: "config"; pbx: string; version: number; config: PbxConfig }
   | { type: "remove"; pbx: string }
+  /** The PBX's whole forward-all table: on connect, and after every change from anywhere. */
+  | { type: "forwardAll"; pbx: string; table: ForwardAllTable }
   | { type: "synced"; pbxs: number }
   | { type: "pong" }
   | { type: "error"; message: string };
