@@ -6,6 +6,7 @@ const PACKAGES = [
   { command: "sipp", pkg: "sip-tester", why: "SIP phones and carriers in tests and benchmarks" },
   { command: "curl", pkg: "curl", why: "the acceptance walk" },
   { command: "openssl", pkg: "openssl", why: "certificates and decrypting recordings" },
+  { command: "baresip", pkg: "baresip", why: "a real softphone in the call interop tests" },
 ];
 
 const has = (command) => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;

@@ -25,7 +25,7 @@ export function authenticateExtension(
   if (auth.ok) return pbx.extensions.get(auth.username) ?? null;
   const challenge = createResponse(request, role === "registrar" ? 401 : 407, undefined, peer);
   const name = role === "registrar" ? "WWW-Authenticate" : "Proxy-Authenticate";
-  for (const value of digest.challenges(realm, auth.stale)) challenge.append(name, value);
+  for (const value of digest.challenges(realm, auth.stale, request.get("User-Agent"))) challenge.append(name, value);
   tx.respond(challenge);
   return null;
 }

@@ -23,6 +23,13 @@ const NONCE_TTL_MS = 5 * 60_000;
  */
 export const DEFAULT_ALGORITHMS: readonly DigestAlgorithm[] = ["MD5", "SHA-256"];
 
+/**
+ * Phones that give up on the whole 401/407 when any challenge names an algorithm they lack,
+ * instead of answering the one they support (RFC 8760 §2.4): libre-based baresip 1.x fails with
+ * ENOSYS on the SHA-256 challenge even after an MD5 one. They are challenged with MD5 alone.
+ */
+const MD5_ONLY_USER_AGENTS = /^baresip\b/i;
+
 export class DigestAuthenticator {
   /** The nonce handed out per realm, renewed each second: one HMAC per realm-second, not per 401. */
   private readonly current = new Map<string, { second: number; nonce: string }>();
@@ -34,11 +41,12 @@ export class DigestAuthenticator {
     private readonly secret: Buffer = randomBytes(32),
   ) {}
 
-  /** WWW-Authenticate values for a 401, one per algorithm, in order of preference. */
-  challenges(realm: string, stale = false): string[] {
+  /** WWW-Authenticate values for a 401, one per algorithm, in order of preference (MD5 only for some phones). */
+  challenges(realm: string, stale = false, userAgent?: string): string[] {
     const nonce = this.nonce(realm);
     const staleParam = stale ? ", stale=true" : "";
-    return this.algorithms.map(
+    const md5Only = userAgent !== undefined && MD5_ONLY_USER_AGENTS.test(userAgent) && this.algorithms.includes("MD5");
+    return (md5Only ? (["MD5"] as const) : this.algorithms).map(
       (algorithm) => `Digest realm="${realm}", nonce="${nonce}", algorithm=${algorithm}, qop="auth"${staleParam}`,
     );
   }
