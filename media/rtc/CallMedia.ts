@@ -1,7 +1,8 @@
 /**
- * The media of one call: its mediasoup Router and its legs. A MediaLeg is one SIP far end (an RTP
- * shim, a PlainTransport, the Producer of what the phone sends and the Consumer of what it hears)
- * plus its SDP offer/answer state. bridge() makes RTP and DTMF flow between two legs.
+ * The media of one call: its mediasoup Router and its legs. A MediaLeg is one SIP far end: its
+ * wire (an RTP shim and a PlainTransport for phones, a WebRtcTransport for browsers), the Producer
+ * of what the far end sends and the Consumer of what it hears, and its SDP offer/answer state.
+ * bridge() makes RTP and DTMF flow between two legs, whatever their wires.
  *
  * Codec policy: mediasoup does not transcode, so both legs of a bridge use the same G.711 codec.
  * A leg we offer to gets the codecs the caller offered (intersected with PCMU/PCMA); the callee's
@@ -10,21 +11,26 @@
 import { randomUUID } from "node:crypto";
 import type { types } from "mediasoup";
 import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
+import type { LegWire, WirePackets } from "./LegWire.ts";
 import type { MediaContext } from "./MediaEngine.ts";
-import { type DtmfEvent, RtpShim, type RtpShimStats } from "./RtpShim.ts";
+import { PlainRtpWire } from "./PlainRtpWire.ts";
+import type { DtmfEvent, RtpShimStats } from "./RtpShim.ts";
 import {
   answerDirection,
   DEFAULT_TELEPHONE_EVENT_PT,
   type Direction,
   type G711,
   G711_CODECS,
+  type MediaProfile,
   parseRemoteSdp,
   type RemoteDescription,
   type SdpCodec,
   SdpError,
   STATIC_PAYLOAD_TYPES,
+  WEBRTC_PROFILE,
   writeLocalSdp,
 } from "./sdp.ts";
+import { WebRtcWire } from "./WebRtcWire.ts";
 
 const CLOCK_RATE = 8000;
 const PTIME = 20;
@@ -42,12 +48,15 @@ export type MediaLegEvents = {
 
 export interface MediaLegStats {
   id: string;
+  profile: MediaProfile;
   codec: G711 | null;
   /** Our direction towards the phone (from its SDP): RTP to it flows when sending, from it when receiving. */
   sending: boolean;
   receiving: boolean;
   bridged: boolean;
-  shim: RtpShimStats;
+  packets: WirePackets;
+  /** The RTP shim's counters (plain RTP legs); null for WebRTC. */
+  shim: RtpShimStats | null;
 }
 
 export interface CreateLegOptions {
@@ -55,6 +64,11 @@ export interface CreateLegOptions {
   remoteSdp?: string | null;
   /** The codecs to offer (default: the caller's, else PCMU and PCMA). */
   codecs?: readonly G711[];
+  /**
+   * A WebRTC far end (ICE, DTLS-SRTP) rather than plain RTP. Default: what remoteSdp offers; when
+   * we offer, plain RTP unless set (call control sets it for devices registered over WebSocket).
+   */
+  webrtc?: boolean;
 }
 
 /** One call: a Router of its own (see MediaEngine.createCall) and the legs on it. */
@@ -85,30 +99,23 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
         ? [...new Set(options.codecs)].filter((c) => G711_CODECS.includes(c))
         : this.offerCodecs();
       if (offer.length === 0) throw new SdpError("no-common-codec", "no G.711 codec to offer");
-      const shim = await RtpShim.open({
-        pool: this.context.pool,
-        listenIp: this.context.listenIp,
-        logger: this.context.logger,
-      });
-      let transport: types.PlainTransport | undefined;
+      const webrtc = options.webrtc ?? (options.remoteSdp != null && offersWebRtc(options.remoteSdp));
+      const { router, context } = this;
+      const wire: LegWire = webrtc
+        ? await WebRtcWire.open(router, {
+            listenIp: context.listenIp,
+            mediaIp: context.mediaIp,
+            ports: context.rtpPorts,
+          })
+        : await PlainRtpWire.open(router, context);
       try {
-        // comedia off: we know where the shim is, and nothing else may talk to this transport.
-        transport = await this.router.createPlainTransport({
-          listenInfo: { protocol: "udp", ip: "127.0.0.1", portRange: this.context.loopbackPorts },
-          rtcpMux: true,
-          comedia: false,
-        });
-        const inner = shim.innerAddress;
-        await transport.connect({ ip: inner.address, port: inner.port });
-        await shim.attach({ address: transport.tuple.localAddress, port: transport.tuple.localPort });
-        const leg = new MediaLeg(this, transport, shim, offer, this.context.mediaIp);
+        const leg = new MediaLeg(this, wire, offer, context.mediaIp);
         if (options.remoteSdp != null) await leg.applyRemoteSdp(options.remoteSdp);
         this.legs.add(leg);
         leg.on("close", () => this.legs.delete(leg));
         return leg;
       } catch (error) {
-        transport?.close();
-        shim.close();
+        wire.close();
         throw error;
       }
     });
@@ -207,6 +214,15 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
   }
 }
 
+/** The offer's first usable audio stream is WebRTC's profile (a browser). Malformed SDP: let the parser say why. */
+function offersWebRtc(sdp: string): boolean {
+  try {
+    return parseRemoteSdp(sdp).profile === WEBRTC_PROFILE;
+  } catch {
+    return false;
+  }
+}
+
 function agreeCodec(a: MediaLeg, b: MediaLeg): G711 {
   if (!a.codec || !b.codec) throw new Error("bridge: both legs need their remote SDP first");
   if (a.codec === b.codec) return a.codec;
@@ -242,16 +258,25 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
 
   constructor(
     readonly call: CallMedia,
-    readonly transport: types.PlainTransport,
-    private readonly shim: RtpShim,
+    private readonly wire: LegWire,
     private readonly offerCodecs: readonly G711[],
     private readonly mediaIp: string,
   ) {
     super();
-    shim.on("dtmf", (event) => this.safeEmit("dtmf", event));
-    // RFC 4733 never reaches mediasoup (its consumers drop it): relay it shim to shim.
-    shim.on("telephoneevent", (packet) => this.peer?.shim.injectTelephoneEvent(packet));
-    transport.on("routerclose", () => this.close());
+    wire.on("dtmf", (event) => this.safeEmit("dtmf", event));
+    // RFC 4733 never reaches mediasoup (its consumers drop it): relay it wire to wire.
+    wire.on("telephoneevent", (packet) => this.peer?.wire.injectTelephoneEvent(packet));
+    wire.transport.on("routerclose", () => this.close());
+  }
+
+  /** The mediasoup transport of this leg (PlainTransport or WebRtcTransport). */
+  get transport(): types.Transport {
+    return this.wire.transport;
+  }
+
+  /** Plain RTP (a phone, the carrier) or WebRTC (a browser). */
+  get profile(): MediaProfile {
+    return this.wire.profile;
   }
 
   get codec(): G711 | null {
@@ -273,7 +298,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
 
   /** The port phones send RTP to. */
   get port(): number {
-    return this.shim.port;
+    return this.wire.port;
   }
 
   /** The G.711 codecs of the far end's first offer, when it made the first offer (the caller). */
@@ -323,6 +348,8 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
   async applyRemoteSdp(sdp: string): Promise<void> {
     if (this.closed) throw new Error("the media leg is closed");
     const remote = parseRemoteSdp(sdp);
+    if (remote.profile !== this.wire.profile)
+      throw new SdpError("unsupported", `this leg speaks ${this.wire.profile}, the far end ${remote.profile}`);
     const isAnswer = this.negotiation === "local-offer";
     // Once a codec is agreed it stays (no transcoding, and the other leg is using it).
     const allowed = this.agreed ? [this.agreed.name] : isAnswer ? this.offerCodecs : G711_CODECS;
@@ -352,17 +379,24 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     this.negotiation = isAnswer ? "idle" : "remote-offer";
     if (codecChanged) await this.replaceProducer();
     await this.applyMedia();
+    // A browser that renegotiated with a new track sends another SSRC: the Producer must follow.
+    if (this.producer && this.producer.rtpParameters.encodings?.[0]?.ssrc !== this.wire.producerSsrc()) {
+      await this.replaceProducer();
+      await this.applyMedia();
+    }
   }
 
   stats(): MediaLegStats {
     const { sending, receiving } = this.directions();
     return {
       id: this.id,
+      profile: this.profile,
       codec: this.codec,
       sending,
       receiving,
       bridged: this.isBridged,
-      shim: this.shim.stats(),
+      packets: this.wire.packets(),
+      shim: this.wire.shimStats(),
     };
   }
 
@@ -384,8 +418,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
       peer.consumer?.close();
       peer.consumer = null;
     }
-    this.transport.close();
-    this.shim.close();
+    this.wire.close();
     this.safeEmit("close");
     this.removeAllListeners();
   }
@@ -439,7 +472,11 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     const mimeType = `audio/${this.agreed.name}`.toLowerCase();
     const codecs = (this.call.router.rtpCapabilities.codecs ?? []).filter((c) => c.mimeType.toLowerCase() === mimeType);
     // Only the negotiated codec, no header extensions: what a plain SIP phone can take.
-    this.consumer = await this.transport.consume({ producerId, rtpCapabilities: { codecs, headerExtensions: [] } });
+    this.consumer = await this.wire.transport.consume({
+      producerId,
+      rtpCapabilities: { codecs, headerExtensions: [] },
+    });
+    this.wire.watch({ producer: this.producer, consumer: this.consumer });
   }
 
   private async replaceProducer(): Promise<void> {
@@ -449,13 +486,16 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     this.producer = null;
     // The codec list is the negotiated codec only: the encoding's codec is the first one, and
     // packets of any other codec would be dropped by mediasoup.
-    this.producer = await this.transport.produce({
+    const cname = this.remote?.webrtc?.cname;
+    this.producer = await this.wire.transport.produce({
       kind: "audio",
       rtpParameters: {
         codecs: [{ mimeType: `audio/${agreed.name}`, payloadType: agreed.localPt, clockRate: CLOCK_RATE }],
-        encodings: [{ ssrc: this.shim.ssrc }],
+        encodings: [{ ssrc: this.wire.producerSsrc() }],
+        ...(cname ? { rtcp: { cname } } : {}),
       },
     });
+    this.wire.watch({ producer: this.producer, consumer: this.consumer });
     const peer = this.peer;
     if (peer && !peer.closed) {
       peer.consumer = null;
@@ -478,15 +518,12 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     const agreed = this.agreed;
     if (!remote || !agreed || this.closed) return;
     const { sending, receiving } = this.directions();
-    this.shim.configure({
-      remote: remote.address ? { address: remote.address, port: remote.port } : null,
-      payloadType: agreed.remotePt,
-      receivePayloadTypes: [...new Set([agreed.localPt, agreed.remotePt])],
+    await this.wire.configure({
+      remote,
+      remotePt: agreed.remotePt,
+      localPt: agreed.localPt,
       clockRate: CLOCK_RATE,
-      telephoneEventPt: remote.telephoneEventPt,
-      receiveTelephoneEventPts: [
-        ...new Set([remote.telephoneEventPt ?? DEFAULT_TELEPHONE_EVENT_PT, DEFAULT_TELEPHONE_EVENT_PT]),
-      ],
+      defaultTelephoneEventPt: DEFAULT_TELEPHONE_EVENT_PT,
       sending,
       receiving,
     });
@@ -506,14 +543,19 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     mediaLines?: RemoteDescription["mediaLines"];
     audioIndex?: number;
   }): string {
+    const answering = options.mediaLines !== undefined;
+    // An answer keeps the offer's mid; our own offer names its one stream "0".
+    const mid = (answering ? this.remote?.webrtc?.mid : null) ?? "0";
+    const webrtc = this.wire.localWebRtc({ mid, answering, consumer: this.consumer });
     const write = (version: number) =>
       writeLocalSdp({
         sessionId: this.sessionId,
         sessionVersion: version,
         address: this.mediaIp,
-        port: this.shim.port,
+        port: this.wire.port,
         ptime: PTIME,
         ...options,
+        ...(webrtc ? { webrtc } : {}),
       });
     // The o= version changes only when the description does (RFC 3264 §8).
     const unchanged = this.localDescription !== null && write(this.sessionVersion) === this.localDescription;

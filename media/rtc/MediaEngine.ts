@@ -56,6 +56,8 @@ export const ROUTER_MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
 /** What a CallMedia needs from the engine. */
 export interface MediaContext {
   pool: RtpPortPool;
+  /** The far-end-facing port range, shared by the RTP shims (pool) and WebRTC transports. */
+  rtpPorts: PortRange;
   mediaIp: string;
   listenIp: string;
   loopbackPorts: PortRange;
@@ -86,6 +88,7 @@ export class MediaEngine extends EnhancedEventEmitter<MediaEngineEvents> {
       throw new Error(`rtpPorts ${rtp.min}-${rtp.max} overlap loopbackPorts ${loopbackPorts.min}-${loopbackPorts.max}`);
     this.context = {
       pool: new RtpPortPool(rtp.min, rtp.max),
+      rtpPorts: rtp,
       mediaIp,
       listenIp: options.listenIp ?? mediaIp,
       loopbackPorts,

@@ -103,7 +103,8 @@ describe("parseRemoteSdp", () => {
     rejects(offer(m, "c=IN IP4 224.2.1.1/127\r\n"), "malformed", /not an IPv4 address/);
     rejects(offer(m, "c=IN IP6 2001:db8::1\r\n"), "unsupported", /IPv6/);
     rejects(offer("m=audio 0 RTP/AVP 0\r\n"), "unsupported", /no usable audio stream/);
-    rejects(offer("m=audio 4000 UDP/TLS/RTP/SAVPF 111\r\n"), "unsupported", /no SRTP/);
+    rejects(offer("m=audio 4000 RTP/SAVP 0\r\n"), "unsupported", /no usable audio stream.*RTP\/SAVP/);
+    rejects(offer("m=audio 4000 UDP/TLS/RTP/SAVPF 0\r\n"), "malformed", /a=ice-ufrag/);
     rejects(offer("m=video 4000 RTP/AVP 96\r\n"), "unsupported", /no audio stream/);
     rejects(offer(m).replace(/o=.*\r\n/, ""), "malformed", /o= line/);
   });
@@ -179,5 +180,119 @@ describe("writeLocalSdp", () => {
     assert.equal(answerDirection("recvonly"), "sendonly");
     assert.equal(answerDirection("inactive"), "inactive");
     assert.equal(answerDirection("sendrecv"), "sendrecv");
+  });
+});
+
+/** What Chromium offers through SIP.js: BUNDLE, ICE (mDNS-hidden default address), DTLS actpass, Opus first. */
+const BROWSER_OFFER = [
+  "v=0",
+  "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
+  "s=-",
+  "t=0 0",
+  "a=group:BUNDLE 0",
+  "a=extmap-allow-mixed",
+  "a=msid-semantic: WMS stream1",
+  "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126",
+  "c=IN IP4 0.0.0.0",
+  "a=rtcp:9 IN IP4 0.0.0.0",
+  "a=candidate:1 1 udp 2113937151 3f1c5a2e-5e8b-4a0e-9a1e-0b2c3d4e5f60.local 54400 typ host generation 0",
+  "a=ice-ufrag:Xy7q",
+  "a=ice-pwd:b1gS3cr3tPassw0rdFor1CE+/",
+  "a=ice-options:trickle",
+  `a=fingerprint:sha-256 ${Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, "0").toUpperCase()).join(":")}`,
+  "a=setup:actpass",
+  "a=mid:0",
+  "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+  "a=sendrecv",
+  "a=msid:stream1 track1",
+  "a=rtcp-mux",
+  "a=rtpmap:111 opus/48000/2",
+  "a=fmtp:111 minptime=10;useinbandfec=1",
+  "a=rtpmap:63 red/48000/2",
+  "a=rtpmap:9 G722/8000",
+  "a=rtpmap:0 PCMU/8000",
+  "a=rtpmap:8 PCMA/8000",
+  "a=rtpmap:13 CN/8000",
+  "a=rtpmap:110 telephone-event/48000",
+  "a=rtpmap:126 telephone-event/8000",
+  "a=ssrc:3735928559 cname:k9mQ2x",
+  "a=ssrc:3735928559 msid:stream1 track1",
+  "",
+].join("\r\n");
+
+describe("WebRTC (UDP/TLS/RTP/SAVPF)", () => {
+  test("a browser's offer: G.711 found behind Opus, ICE, DTLS, its SSRC; c=0.0.0.0 is not hold", () => {
+    const remote = parseRemoteSdp(BROWSER_OFFER);
+    assert.equal(remote.profile, "UDP/TLS/RTP/SAVPF");
+    assert.deepEqual(remote.codecs, [
+      { name: "PCMU", payloadType: 0 },
+      { name: "PCMA", payloadType: 8 },
+    ]);
+    assert.equal(remote.telephoneEventPt, 126);
+    assert.equal(remote.direction, "sendrecv");
+    assert.equal(remote.address, null);
+    assert.deepEqual(remote.webrtc, {
+      iceUfrag: "Xy7q",
+      icePwd: "b1gS3cr3tPassw0rdFor1CE+/",
+      fingerprint: { algorithm: "sha-256", value: BROWSER_OFFER.match(/sha-256 (\S+)/)?.[1] },
+      setup: "actpass",
+      ssrc: 3735928559,
+      cname: "k9mQ2x",
+      mid: "0",
+    });
+  });
+
+  test("ICE credentials and fingerprints are checked, not trusted", () => {
+    const replace = (from: RegExp, to: string) => BROWSER_OFFER.replace(from, to);
+    rejects(replace(/a=ice-ufrag:.*\r\n/, ""), "malformed", /a=ice-ufrag/);
+    rejects(replace(/a=ice-pwd:.*\r\n/, "a=ice-pwd:short\r\n"), "malformed", /a=ice-pwd/);
+    rejects(replace(/a=ice-ufrag:.*\r\n/, 'a=ice-ufrag:bad"quote\r\n'), "malformed", /a=ice-ufrag/);
+    rejects(replace(/a=fingerprint:.*\r\n/, ""), "unsupported", /fingerprint/);
+    rejects(replace(/a=fingerprint:sha-256/, "a=fingerprint:md5"), "unsupported", /fingerprint/);
+    rejects(replace(/a=fingerprint:sha-256 \S+/, "a=fingerprint:sha-256 ZZ:11"), "malformed", /fingerprint/);
+    rejects(replace(/a=setup:actpass/, "a=setup:holdconn"), "unsupported", /setup/);
+  });
+
+  test("our answer: ICE-lite, BUNDLE with the offer's mid, active DTLS, our candidate and SSRC", () => {
+    const fingerprint = { algorithm: "sha-256", value: Array.from({ length: 32 }, () => "AB").join(":") };
+    const sdp = writeLocalSdp({
+      sessionId: "9",
+      sessionVersion: 0,
+      address: "203.0.113.5",
+      port: 40000,
+      codecs: [{ name: "PCMU", payloadType: 0 }],
+      telephoneEventPt: 126,
+      direction: "sendrecv",
+      ptime: 20,
+      mediaLines: [{ type: "audio", protocol: "UDP/TLS/RTP/SAVPF", format: "111" }],
+      audioIndex: 0,
+      webrtc: {
+        iceUfrag: "ms1ufrag",
+        icePwd: "ms1passwordms1password",
+        candidates: [
+          { foundation: "udpcandidate", priority: 1076302079, ip: "203.0.113.5", port: 40000, protocol: "udp" },
+        ],
+        fingerprint,
+        setup: "active",
+        mid: "0",
+        ssrc: { id: 1234, cname: "edgepbx" },
+      },
+    });
+    for (const line of [
+      "a=ice-lite",
+      "a=group:BUNDLE 0",
+      "m=audio 40000 UDP/TLS/RTP/SAVPF 0 126",
+      "a=mid:0",
+      "a=ice-ufrag:ms1ufrag",
+      `a=fingerprint:sha-256 ${fingerprint.value}`,
+      "a=setup:active",
+      "a=candidate:udpcandidate 1 udp 1076302079 203.0.113.5 40000 typ host",
+      "a=rtcp-mux",
+      "a=ssrc:1234 cname:edgepbx",
+    ])
+      assert.ok(sdp.includes(`${line}\r\n`), `${line} in\n${sdp}`);
+    const back = parseRemoteSdp(sdp);
+    assert.equal(back.webrtc?.setup, "active");
+    assert.equal(back.webrtc?.ssrc, 1234);
   });
 });

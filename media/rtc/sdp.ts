@@ -1,7 +1,8 @@
 /**
- * SDP offer/answer for SIP legs that speak plain RTP/AVP G.711 (PCMU, PCMA) and RFC 4733
- * telephone-event. Parsing goes through sdp-transform, then every field we use is checked again:
- * the remote SDP is untrusted input (a phone, a carrier or anyone who can send an INVITE).
+ * SDP offer/answer for SIP legs that speak G.711 (PCMU, PCMA) and RFC 4733 telephone-event:
+ * plain RTP/AVP (phones, the carrier) or WebRTC's UDP/TLS/RTP/SAVPF with ICE and DTLS-SRTP
+ * (browsers; we are ICE-lite). Parsing goes through sdp-transform, then every field we use is
+ * checked again: the remote SDP is untrusted input (anyone who can send an INVITE).
  */
 import { isIPv4 } from "node:net";
 import * as sdpTransform from "sdp-transform";
@@ -15,6 +16,42 @@ export const STATIC_PAYLOAD_TYPES: Readonly<Record<G711, number>> = { PCMU: 0, P
 export const DEFAULT_TELEPHONE_EVENT_PT = 101;
 
 export type Direction = "sendrecv" | "sendonly" | "recvonly" | "inactive";
+
+/** The two media profiles a leg speaks: plain RTP, or WebRTC (ICE + DTLS-SRTP, RFC 8829). */
+export type MediaProfile = "RTP/AVP" | "UDP/TLS/RTP/SAVPF";
+export const WEBRTC_PROFILE: MediaProfile = "UDP/TLS/RTP/SAVPF";
+
+export type DtlsSetup = "active" | "passive" | "actpass";
+
+/** The DTLS fingerprint hashes mediasoup can check. */
+export type FingerprintAlgorithm = "sha-1" | "sha-224" | "sha-256" | "sha-384" | "sha-512";
+const FINGERPRINT_ALGORITHMS: readonly string[] = ["sha-1", "sha-224", "sha-256", "sha-384", "sha-512"];
+
+/** A WebRTC far end's transport: its ICE credentials, DTLS certificate fingerprint and role, its RTP stream. */
+export interface WebRtcRemote {
+  iceUfrag: string;
+  icePwd: string;
+  fingerprint: { algorithm: FingerprintAlgorithm; value: string };
+  /** Its DTLS role (RFC 5763): actpass in an offer, active or passive in an answer. */
+  setup: DtlsSetup;
+  /** The SSRC of the audio it sends (a=ssrc), or null when it sends nothing (recvonly, or not said). */
+  ssrc: number | null;
+  cname: string | null;
+  mid: string | null;
+}
+
+/** Our side of a WebRTC leg for the SDP we write (from mediasoup's WebRtcTransport). */
+export interface WebRtcLocal {
+  iceUfrag: string;
+  icePwd: string;
+  candidates: { foundation: string; priority: number; ip: string; port: number; protocol: "udp" | "tcp" }[];
+  fingerprint: { algorithm: string; value: string };
+  setup: DtlsSetup;
+  /** The m= line's mid: the offer's, or ours ("0") when we offer. */
+  mid: string;
+  /** The SSRC and CNAME of what we send the far end, when known. */
+  ssrc: { id: number; cname: string } | null;
+}
 
 export interface SdpCodec {
   name: G711;
@@ -34,6 +71,9 @@ export interface RemoteDescription {
   /** o= session id and version (informational: large versions lose precision in sdp-transform). */
   sessionId: string;
   sessionVersion: string;
+  profile: MediaProfile;
+  /** ICE, DTLS and the stream of a WebRTC far end; null for plain RTP. */
+  webrtc: WebRtcRemote | null;
   /** Where the far end wants our RTP: null when it said c=0.0.0.0 (RFC 2543 hold) or gave no c=. */
   address: string | null;
   port: number;
@@ -69,7 +109,7 @@ export class SdpError extends Error {
   }
 }
 
-/** Larger than any real audio SDP; refuses to spend time on garbage. */
+/** Larger than any real audio SDP (a browser's offer is 2–6 KB); refuses to spend time on garbage. */
 export const MAX_SDP_LENGTH = 16 * 1024;
 
 /** RFC 3551 static audio payload types, to name what a far end offered in error messages. */
@@ -154,20 +194,25 @@ export function parseRemoteSdp(sdp: unknown): RemoteDescription {
     return { type, protocol, format: formats[0] as string };
   });
 
-  const audioIndex = media.findIndex((m) => m.type === "audio" && m.protocol === "RTP/AVP" && Number(m.port) !== 0);
+  const audioIndex = media.findIndex(
+    (m) => m.type === "audio" && (m.protocol === "RTP/AVP" || m.protocol === WEBRTC_PROFILE) && Number(m.port) !== 0,
+  );
   if (audioIndex < 0) {
     const audio = mediaLines.filter((m) => m.type === "audio").map((m) => m.protocol);
     throw new SdpError(
       "unsupported",
       audio.length === 0
         ? "no audio stream"
-        : `no usable audio stream (offered ${audio.join(", ")}; this leg takes plain RTP/AVP, no SRTP)`,
+        : `no usable audio stream (offered ${audio.join(", ")}; a leg takes plain RTP/AVP or WebRTC's ${WEBRTC_PROFILE})`,
     );
   }
   const audio = media[audioIndex] as sdpTransform.MediaDescription;
   const port = asPort(audio.port, "audio");
+  const profile = audio.protocol as MediaProfile;
+  const webrtc = profile === WEBRTC_PROFILE ? parseWebRtc(parsed, audio) : null;
 
-  const address = connectionAddress(audio.connection) ?? sessionAddress;
+  // WebRTC media goes where ICE finds it; c= is only a default (often 0.0.0.0 or IPv6) and not hold.
+  const address = webrtc ? null : (connectionAddress(audio.connection) ?? sessionAddress);
   if (address === undefined) throw malformed("no c= line for the audio stream");
 
   const payloadTypes = String(audio.payloads ?? "")
@@ -201,12 +246,14 @@ export function parseRemoteSdp(sdp: unknown): RemoteDescription {
   }
 
   let direction = parseDirection(audio.direction) ?? sessionDirection;
-  if (address === null) direction = withoutReceive(direction);
+  if (address === null && !webrtc) direction = withoutReceive(direction);
   const ptime = Number(audio.ptime);
 
   return {
     sessionId,
     sessionVersion,
+    profile,
+    webrtc,
     address,
     port,
     codecs,
@@ -218,6 +265,44 @@ export function parseRemoteSdp(sdp: unknown): RemoteDescription {
     audioIndex,
   };
 }
+
+const ICE_CHAR = /^[A-Za-z0-9+/]+$/;
+const FINGERPRINT = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){15,63}$/;
+
+/** ICE and DTLS of a WebRTC audio stream (media level first, then session level, RFC 8839/8842). */
+function parseWebRtc(session: sdpTransform.SessionDescription, audio: sdpTransform.MediaDescription): WebRtcRemote {
+  const iceUfrag = String(audio.iceUfrag ?? session.iceUfrag ?? "");
+  const icePwd = String(audio.icePwd ?? session.icePwd ?? "");
+  // RFC 8839 §5.4: ufrag 4–256 ice-chars, pwd 22–256.
+  if (iceUfrag.length < 4 || iceUfrag.length > 256 || !ICE_CHAR.test(iceUfrag)) throw malformed("a=ice-ufrag");
+  if (icePwd.length < 22 || icePwd.length > 256 || !ICE_CHAR.test(icePwd)) throw malformed("a=ice-pwd");
+  const fingerprint = audio.fingerprint ?? session.fingerprint;
+  const algorithm = String(fingerprint?.type ?? "").toLowerCase();
+  const value = String(fingerprint?.hash ?? "");
+  if (!FINGERPRINT_ALGORITHMS.includes(algorithm)) throw new SdpError("unsupported", "no usable a=fingerprint");
+  if (!FINGERPRINT.test(value)) throw malformed("a=fingerprint");
+  const setupText = String(audio.setup ?? session.setup ?? "actpass");
+  if (setupText !== "active" && setupText !== "passive" && setupText !== "actpass")
+    throw new SdpError("unsupported", `a=setup:${setupText.slice(0, 16)}`);
+  const ssrcs = Array.isArray(audio.ssrcs) ? audio.ssrcs : [];
+  const first = ssrcs.find((line) => Number.isSafeInteger(Number(line.id)) && Number(line.id) <= 0xffffffff);
+  const ssrc = first ? Number(first.id) : null;
+  const cnameLine = ssrcs.find((line) => Number(line.id) === ssrc && line.attribute === "cname");
+  const cname = cnameLine && TOKEN_CNAME.test(String(cnameLine.value)) ? String(cnameLine.value) : null;
+  const mid = audio.mid === undefined ? null : String(audio.mid);
+  if (mid !== null && !TOKEN_CNAME.test(mid)) throw malformed("a=mid");
+  return {
+    iceUfrag,
+    icePwd,
+    fingerprint: { algorithm: algorithm as FingerprintAlgorithm, value: value.toUpperCase() },
+    setup: setupText,
+    ssrc,
+    cname,
+    mid,
+  };
+}
+
+const TOKEN_CNAME = /^[\w.+/=@{}-]{1,255}$/;
 
 /** The direction of our answer to a far end that declared `remote` (RFC 3264 §6.1). */
 export function answerDirection(remote: Direction): Direction {
@@ -246,14 +331,17 @@ export interface LocalDescription {
   /** For an answer: the offer's m= lines (all but audioIndex are rejected with port 0). */
   mediaLines?: readonly SdpMediaLine[];
   audioIndex?: number;
+  /** A WebRTC leg's ICE and DTLS; absent for plain RTP/AVP. */
+  webrtc?: WebRtcLocal;
 }
 
 /** Our SDP (offer or answer) for one SIP leg. */
 export function writeLocalSdp(local: LocalDescription): string {
+  const webrtc = local.webrtc;
   const audio: sdpTransform.MediaDescription = {
     type: "audio",
     port: local.port,
-    protocol: "RTP/AVP",
+    protocol: webrtc ? WEBRTC_PROFILE : "RTP/AVP",
     payloads: [
       ...local.codecs.map((c) => c.payloadType),
       ...(local.telephoneEventPt === null ? [] : [local.telephoneEventPt]),
@@ -267,7 +355,26 @@ export function writeLocalSdp(local: LocalDescription): string {
     audio.rtp.push({ payload: local.telephoneEventPt, codec: "telephone-event", rate: 8000 });
     audio.fmtp.push({ payload: local.telephoneEventPt, config: "0-16" });
   }
-  const lines = local.mediaLines ?? [{ type: "audio", protocol: "RTP/AVP", format: "0" }];
+  if (webrtc) {
+    audio.mid = webrtc.mid;
+    audio.iceUfrag = webrtc.iceUfrag;
+    audio.icePwd = webrtc.icePwd;
+    audio.fingerprint = { type: webrtc.fingerprint.algorithm, hash: webrtc.fingerprint.value };
+    audio.setup = webrtc.setup;
+    audio.candidates = webrtc.candidates.map((c) => ({
+      foundation: c.foundation,
+      component: 1,
+      transport: c.protocol,
+      priority: c.priority,
+      ip: c.ip,
+      port: c.port,
+      type: "host",
+    }));
+    audio.endOfCandidates = "end-of-candidates";
+    audio.rtcpMux = "rtcp-mux";
+    if (webrtc.ssrc) audio.ssrcs = [{ id: webrtc.ssrc.id, attribute: "cname", value: webrtc.ssrc.cname }];
+  }
+  const lines = local.mediaLines ?? [{ type: "audio", protocol: audio.protocol, format: "0" }];
   const audioIndex = local.audioIndex ?? 0;
   const media = lines.map(
     (line, index): sdpTransform.MediaDescription =>
@@ -288,6 +395,8 @@ export function writeLocalSdp(local: LocalDescription): string {
     name: "EdgePBX",
     connection: { version: 4, ip: local.address },
     timing: { start: 0, stop: 0 },
+    // mediasoup is ICE-lite: the browser does the checks (RFC 8445 §2.5).
+    ...(webrtc ? { icelite: "ice-lite", groups: [{ type: "BUNDLE", mids: webrtc.mid }] } : {}),
     media,
   });
 }

@@ -47,6 +47,8 @@ export interface Destination {
   trunk: boolean;
   /** Extra headers for this far end (Diversion to the carrier). */
   headers?: Record<string, string>;
+  /** A browser (registered over WebSocket): offered WebRTC media. */
+  webrtc?: boolean;
 }
 
 /** Who rings, in turn: each stage rings its destinations together until answered or timed out. */
@@ -144,7 +146,7 @@ export class Call extends EventEmitter<CallEvents> {
     for (const destination of stage.destinations) {
       let leg: MediaLeg;
       try {
-        leg = await this.media.createLeg({ remoteSdp: null });
+        leg = await this.media.createLeg({ remoteSdp: null, webrtc: destination.webrtc ?? false });
       } catch {
         this.failures.push(503);
         continue;
@@ -351,8 +353,8 @@ export class Call extends EventEmitter<CallEvents> {
     this.answer?.stop();
     clearTimeout(this.ringTimer);
     const counts = (leg: MediaLeg) => {
-      const { shim } = leg.stats();
-      return { sent: shim.phoneToMediasoup.received, received: shim.mediasoupToPhone.sent };
+      const { packets } = leg.stats();
+      return { sent: packets.fromFarEnd, received: packets.toFarEnd };
     };
     const media: CallMediaCounts = { caller: counts(this.aLeg), callee: this.winner ? counts(this.winner.leg) : null };
     this.media.close();

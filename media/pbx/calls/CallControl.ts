@@ -229,6 +229,8 @@ export class CallControl {
       from: `"${display}" <sip:${caller.number}@${domain}>`,
       label: binding.contact,
       trunk: false,
+      // SIP over WebSocket is how browsers reach us (RFC 7118): their media is WebRTC.
+      webrtc: binding.target.transport === "ws",
     }));
   }
 

@@ -9,14 +9,17 @@ export interface MediaLeg extends EventEmitter {
   localSdp(): string;
   /** The far end's SDP: its offer, or its answer to ours. Throws on SDP we cannot use. */
   setRemoteSdp(sdp: string): Promise<void>;
-  /** RTP counters of this leg: packets from its phone and sent to it. */
-  stats(): { shim: { phoneToMediasoup: { received: number }; mediasoupToPhone: { sent: number } } };
+  /** RTP counters of this leg: packets from its far end and sent to it. */
+  stats(): { packets: { fromFarEnd: number; toFarEnd: number } };
   close(): void;
 }
 
 export interface CallMediaSession {
-  /** A leg for a far end that sent `remoteSdp` as its offer, or that we will offer to (null). */
-  createLeg(options: { remoteSdp: string | null }): Promise<MediaLeg>;
+  /**
+   * A leg for a far end that sent `remoteSdp` as its offer, or that we will offer to (null);
+   * `webrtc` for a browser we offer to (an offer says for itself).
+   */
+  createLeg(options: { remoteSdp: string | null; webrtc?: boolean }): Promise<MediaLeg>;
   /** RTP flows both ways between the two legs (both must have their remote SDP). */
   bridge(a: MediaLeg, b: MediaLeg): Promise<void>;
   /** Plays audio the node makes (20 ms G.711 frames in the leg's codec) to an unbridged leg. */
