@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { CallRecord } from "../../shared/index.ts";
 import { ConsoleLogger, type Logger } from "../common/Logger.ts";
+import { tagOf } from "../sip/core/Dialog.ts";
 import { DigestAuthenticator } from "../sip/core/digest.ts";
 import { createResponse } from "../sip/core/responses.ts";
 import { SipEndpoint } from "../sip/core/SipEndpoint.ts";
@@ -82,6 +83,11 @@ export class SipGateway extends EventEmitter {
     if (this.calls?.handleInDialog(tx)) return;
     switch (request.method) {
       case "INVITE":
+        if (tagOf(request.get("To"))) {
+          // A re-INVITE for a dialog we do not have (ended, or never ours): §12.2.2.
+          tx.respond(createResponse(request, 481, undefined, peer));
+          return;
+        }
         if (!this.calls) {
           tx.respond(createResponse(request, 503, "Service Unavailable (no media plane)", peer));
           return;

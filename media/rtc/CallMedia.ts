@@ -337,6 +337,21 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
   }
 
   /**
+   * Our description in force, offered again (RFC 3264 §8: an unchanged offer keeps its o=
+   * version); the far end's next SDP is its answer.
+   */
+  reoffer(): string {
+    if (this.localDescription === null || this.negotiation !== "idle") return this.localSdp();
+    this.negotiation = "local-offer";
+    return this.localDescription;
+  }
+
+  /** A reoffer() that got no answer: back to the description in force. */
+  rollbackOffer(): void {
+    if (this.negotiation === "local-offer" && this.agreed) this.negotiation = "idle";
+  }
+
+  /**
    * The far end's SDP: its answer to our offer, or an offer (first INVITE, re-INVITE for hold or
    * resume). Throws SdpError (and changes nothing) on SDP we cannot use.
    */

@@ -163,6 +163,30 @@ export class UdpPhone {
     return finalOf(build(2, digestAuthorization(params, { username: user, password }, "INVITE", first.uri)));
   }
 
+  /**
+   * A request inside the dialog that `ok` (the 2xx to our INVITE) set up: re-INVITE, BYE, or the
+   * ACK of a re-INVITE (same `cseq`). `sdp` makes it carry an offer or answer.
+   */
+  inDialog(ok: SipResponse, method: string, cseq: number, sdp?: string): SipRequest {
+    const target = /<([^>]+)>/.exec(ok.get("Contact") ?? "")?.[1] ?? "";
+    const request = new SipRequest(method, target);
+    request.append(
+      "Via",
+      `SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+    );
+    request.append("From", ok.get("From") ?? "");
+    request.append("To", ok.get("To") ?? "");
+    request.append("Call-ID", ok.callId);
+    request.append("CSeq", `${cseq} ${method}`);
+    request.append("Contact", `<sip:phone@127.0.0.1:${this.port}>`);
+    request.append("Max-Forwards", "70");
+    if (sdp !== undefined) {
+      request.append("Content-Type", "application/sdp");
+      request.body = Buffer.from(sdp);
+    }
+    return request;
+  }
+
   /** Removes this phone's binding (REGISTER with Expires: 0), then closes the socket. */
   async unregisterAndClose(user: string, domain: string, password: string): Promise<void> {
     const request = this.register(user, domain, { Expires: "0" });
@@ -176,7 +200,7 @@ export class UdpPhone {
 }
 
 /** The ACK for a final response to our INVITE (§17.1.1.3 for non-2xx, a new transaction for 2xx). */
-function ackOf(invite: SipRequest, response: SipResponse): SipRequest {
+export function ackOf(invite: SipRequest, response: SipResponse): SipRequest {
   const contact = /<([^>]+)>/.exec(response.get("Contact") ?? "")?.[1];
   const ack = new SipRequest("ACK", response.status < 300 && contact ? contact : invite.uri);
   const via = invite.get("Via") ?? "";

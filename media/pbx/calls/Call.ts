@@ -2,14 +2,14 @@ import { EventEmitter } from "node:events";
 import type { CallRecord } from "../../../shared/index.ts";
 import { Dialog } from "../../sip/core/Dialog.ts";
 import { digestAuthorization } from "../../sip/core/digest.ts";
-import { parseCSeq, parseDigest, randomToken } from "../../sip/core/headers.ts";
+import { parseCSeq, parseDigest, parseNameAddr, randomToken } from "../../sip/core/headers.ts";
 import { SipRequest, type SipResponse } from "../../sip/core/message.ts";
 import { createResponse } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ClientTransaction } from "../../sip/core/transactions/ClientTransaction.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
-import { AnsweredInvite } from "./AnsweredInvite.ts";
+import { AnsweredInvite, InviteOk } from "./AnsweredInvite.ts";
 import type { CallMediaSession, MediaLeg } from "./media.ts";
 
 export type CallState = "ringing" | "answered" | "ended";
@@ -57,6 +57,16 @@ export interface RingStage {
   timeoutMs: number;
 }
 
+interface PendingReinvite {
+  /** Our 2xx, once sent. */
+  ok: InviteOk | null;
+  leg: MediaLeg;
+  /** The re-INVITE had no SDP: we offered in the 2xx and the answer is in the ACK. */
+  offerless: boolean;
+  /** Its CSeq number, which its ACK repeats. */
+  seq: number;
+}
+
 interface Branch {
   destination: Destination;
   tx: ClientTransaction;
@@ -87,6 +97,8 @@ export class Call extends EventEmitter<CallEvents> {
   private bDialog: Dialog | null = null;
   private winner: Branch | null = null;
   private answer: AnsweredInvite | null = null;
+  /** Re-INVITEs answered (or being answered) per dialog, until their ACK. */
+  private readonly reinvites = new Map<Dialog, PendingReinvite>();
   private sentRinging = false;
   private ringTimer: NodeJS.Timeout | undefined;
   private readonly toTag = randomToken();
@@ -219,12 +231,85 @@ export class Call extends EventEmitter<CallEvents> {
       this.hangUp(fromA ? "b" : "a");
       return;
     }
-    // Re-INVITE, UPDATE, INFO: not relayed yet; refuse without ending the call.
-    tx.respond(createResponse(request, request.method === "INVITE" ? 488 : 501, undefined, peer));
+    if (request.method === "INVITE" && this.state === "answered") {
+      void this.reinvited(tx);
+      return;
+    }
+    // UPDATE, INFO, a re-INVITE before the answer: refuse without ending the call.
+    tx.respond(createResponse(request, request.method === "INVITE" ? 491 : 501, undefined, peer));
   }
 
-  /** ACK for our 2xx to the caller. */
-  acknowledged(): void {
+  /**
+   * A re-INVITE from either side (hold, resume, a phone that moved): the media is anchored here,
+   * so it is answered here. Its leg takes the new SDP (hold pauses what flows to or from it in
+   * mediasoup), the other side's dialog is left alone. SDP we cannot use gets 488 and the call
+   * goes on as it was (RFC 3261 §14.2).
+   */
+  private async reinvited(tx: ServerTransaction): Promise<void> {
+    const { request, peer } = tx;
+    const fromA = this.aDialog?.matches(request) ?? false;
+    const dialog = fromA ? this.aDialog : this.bDialog;
+    const leg = fromA ? this.aLeg : this.winner?.leg;
+    if (!dialog || !leg) {
+      tx.respond(createResponse(request, 481, undefined, peer));
+      return;
+    }
+    const seq = parseCSeq(request.get("CSeq") ?? "")?.seq ?? 0;
+    if (seq <= dialog.remoteSeq) {
+      tx.respond(createResponse(request, 500, "CSeq Out of Order", peer));
+      return;
+    }
+    dialog.remoteSeq = seq;
+    if (this.reinvites.has(dialog)) {
+      // The previous re-INVITE on this dialog is not through yet (§14.2).
+      const busy = createResponse(request, 500, "Previous re-INVITE Pending", peer);
+      busy.set("Retry-After", String(1 + Math.floor(Math.random() * 10)));
+      tx.respond(busy);
+      return;
+    }
+    const offer = request.body.length > 0 ? request.body.toString("utf8") : null;
+    const pending: PendingReinvite = { ok: null, leg, offerless: offer === null, seq };
+    this.reinvites.set(dialog, pending);
+    let sdp: string;
+    try {
+      if (offer !== null) await leg.setRemoteSdp(offer);
+      sdp = offer !== null ? leg.localSdp() : leg.reoffer();
+    } catch (error) {
+      this.reinvites.delete(dialog);
+      const refused = createResponse(request, 488, undefined, peer);
+      refused.set("Warning", `399 edgepbx "${sdpProblem(error)}"`);
+      tx.respond(refused);
+      return;
+    }
+    if (this.state !== "answered") {
+      this.reinvites.delete(dialog);
+      tx.respond(createResponse(request, 487, undefined, peer));
+      return;
+    }
+    // A target refresh (§12.2.2): in-dialog requests now go to the new Contact.
+    const contact = parseNameAddr(request.get("Contact") ?? "")?.uriText;
+    if (contact) dialog.remoteTarget = contact;
+    pending.ok = new InviteOk(this.endpoint, tx, undefined, this.contactFor(peer), sdp, () => this.hangUp("both"));
+  }
+
+  /** An ACK: for our 2xx to the caller, or to a re-INVITE (bringing the answer to an offerless one). */
+  acknowledged(ack: SipRequest): void {
+    const seq = parseCSeq(ack.get("CSeq") ?? "")?.seq;
+    for (const [dialog, pending] of this.reinvites) {
+      if (!pending.ok || pending.seq !== seq || !dialog.matches(ack)) continue;
+      this.reinvites.delete(dialog);
+      pending.ok.acknowledged();
+      if (!pending.offerless) return;
+      if (ack.body.length === 0) {
+        pending.leg.rollbackOffer();
+        return;
+      }
+      pending.leg.setRemoteSdp(ack.body.toString("utf8")).catch(() => {
+        // An answer we cannot use: too late to refuse (§14.2 says end the session), so end it.
+        this.hangUp("both");
+      });
+      return;
+    }
     this.answer?.acknowledged();
   }
 
@@ -351,6 +436,7 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.state === "ended") return;
     this.state = "ended";
     this.answer?.stop();
+    for (const pending of this.reinvites.values()) pending.ok?.stop();
     clearTimeout(this.ringTimer);
     const counts = (leg: MediaLeg) => {
       const { packets } = leg.stats();
@@ -396,4 +482,10 @@ export class Call extends EventEmitter<CallEvents> {
 
 function inviteSeq(invite: SipRequest): number {
   return parseCSeq(invite.get("CSeq") ?? "")?.seq ?? 1;
+}
+
+/** Why SDP was refused, for a Warning header: the SdpError's message, without quotes or line breaks. */
+function sdpProblem(error: unknown): string {
+  const text = error instanceof Error ? error.message : "unusable SDP";
+  return text.replace(/["\\\r\n]/g, "'").slice(0, 200);
 }

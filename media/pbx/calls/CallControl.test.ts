@@ -11,8 +11,9 @@ import type { CallRecord } from "../../../shared/index.ts";
 import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
 import { MediaEngine } from "../../rtc/MediaEngine.ts";
 import { ha1 } from "../../sip/core/digest.ts";
+import type { SipResponse } from "../../sip/core/message.ts";
 import { runSipp, SIPP_SCENARIOS } from "../../test-support/sipp.ts";
-import { UdpPhone } from "../../test-support/UdpPhone.ts";
+import { ackOf, UdpPhone } from "../../test-support/UdpPhone.ts";
 import { ForwardAllState } from "../ForwardAllState.ts";
 import { PbxDirectory } from "../PbxDirectory.ts";
 import { SipGateway } from "../SipGateway.ts";
@@ -214,6 +215,93 @@ describe("calls through the B2BUA with media anchored in mediasoup", () => {
     assert.ok(media.caller.received >= media.callee.sent * 0.95, "caller got the callee's RTP");
     const dump = await engine.dump();
     assert.equal(JSON.stringify(dump).includes('transportIds":["'), false, "no transports left behind");
+  });
+
+  it("hold and resume by re-INVITE: the held phone stops hearing, the call goes on; unusable SDP gets 488 and changes nothing", async () => {
+    const callee = await startCallee("101");
+    const phone = await UdpPhone.open({ host: "127.0.0.1", port: gateway.transports.udp.local.port });
+    const rtp = createSocket("udp4");
+    let heard = 0;
+    rtp.on("message", (packet) => {
+      if (packet.length > 12) heard++;
+    });
+    await new Promise<void>((resolve) => rtp.bind(0, "127.0.0.1", resolve));
+    const rtpPort = rtp.address().port;
+    const offer = (direction: string, formats = "0 8 101") =>
+      [
+        "v=0",
+        "o=phone 1 2 IN IP4 127.0.0.1",
+        "s=-",
+        "c=IN IP4 127.0.0.1",
+        "t=0 0",
+        `m=audio ${rtpPort} RTP/AVP ${formats}`,
+        `a=${direction}`,
+        "",
+      ].join("\r\n");
+    /** Sends an in-dialog INVITE and returns its final response (ACKed: 2xx end to end, others hop by hop). */
+    const reinvite = async (ok: SipResponse, cseq: number, sdp: string) => {
+      const request = phone.inDialog(ok, "INVITE", cseq, sdp);
+      phone.send(request);
+      let final = await phone.next(3000);
+      while (final.status < 200) final = await phone.next(3000);
+      phone.send(final.status < 300 ? phone.inDialog(ok, "ACK", cseq) : ackOf(request, final));
+      return final;
+    };
+    let sender: NodeJS.Timeout | undefined;
+    try {
+      const ok = await phone.call("100", DOMAIN, PASSWORDS["100"] ?? "", "101", rtpPort);
+      assert.equal(ok.status, 200);
+      const answer = ok.body.toString();
+      const farPort = Number(/^m=audio (\d+) RTP\/AVP (\d+)/m.exec(answer)?.[1]);
+      const payloadType = Number(/^m=audio \d+ RTP\/AVP (\d+)/m.exec(answer)?.[1]);
+      let seq = 0;
+      sender = setInterval(() => {
+        const packet = Buffer.alloc(172, payloadType === 0 ? 0xff : 0xd5);
+        packet[0] = 0x80;
+        packet[1] = payloadType;
+        packet.writeUInt16BE(seq & 0xffff, 2);
+        packet.writeUInt32BE((seq * 160) >>> 0, 4);
+        packet.writeUInt32BE(0x1234abcd, 8);
+        seq++;
+        rtp.send(packet, farPort, "127.0.0.1");
+      }, 20);
+      await delay(800);
+      assert.ok(heard > 20, `the phone hears the callee's echo before hold: ${heard}`);
+
+      const hold = await reinvite(ok, 3, offer("sendonly"));
+      assert.equal(hold.status, 200);
+      assert.match(hold.body.toString(), /^a=recvonly\r$/m, "we answer hold with recvonly");
+      await delay(200);
+      const atHold = heard;
+      await delay(800);
+      assert.ok(heard - atHold <= 2, `nothing reaches the held phone: ${heard - atHold} packets`);
+
+      const unusable = await reinvite(ok, 4, offer("sendrecv", "18"));
+      assert.equal(unusable.status, 488);
+      assert.match(unusable.get("Warning") ?? "", /no common codec/);
+      const stale = await reinvite(ok, 2, offer("sendrecv"));
+      assert.equal(stale.status, 500, "a CSeq below the dialog's is refused");
+
+      const resume = await reinvite(ok, 5, offer("sendrecv"));
+      assert.equal(resume.status, 200);
+      assert.match(resume.body.toString(), /^a=sendrecv\r$/m);
+      const atResume = heard;
+      await delay(800);
+      assert.ok(heard - atResume > 20, `the phone hears again after resume: ${heard - atResume}`);
+
+      phone.send(phone.inDialog(ok, "BYE", 6));
+      let bye = await phone.next(3000);
+      while (bye.status < 200) bye = await phone.next(3000);
+      assert.equal(bye.status, 200);
+      assert.equal(await callee.exited, 0);
+      const call = ended.at(-1);
+      assert.equal(call?.record.disposition, "answered");
+      assert.equal(call?.record.from, "100");
+    } finally {
+      clearInterval(sender);
+      rtp.close();
+      phone.close();
+    }
   });
 
   it("refuses an INVITE without credentials (407), with wrong ones, and to an extension not registered", async () => {

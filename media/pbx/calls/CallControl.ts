@@ -44,7 +44,7 @@ export class CallControl {
     /** The carrier: calls from its address are inbound to DIDs; external numbers go to it. */
     private readonly trunk: TrunkSettings | null = null,
   ) {
-    endpoint.on("ack", (request) => this.callFor(request)?.acknowledged());
+    endpoint.on("ack", (request) => this.callFor(request)?.acknowledged(request));
     endpoint.on("cancel", (invite) => this.calls.get(invite.request.callId)?.cancelled());
     // A late 2xx from a branch (after we sent CANCEL) must still be acknowledged and hung up.
     endpoint.on("response", (response) => this.calls.get(response.callId)?.lateResponse(response));

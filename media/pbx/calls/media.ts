@@ -9,6 +9,13 @@ export interface MediaLeg extends EventEmitter {
   localSdp(): string;
   /** The far end's SDP: its offer, or its answer to ours. Throws on SDP we cannot use. */
   setRemoteSdp(sdp: string): Promise<void>;
+  /**
+   * Our description in force as a new offer, for a re-INVITE without SDP (RFC 3261 §14.2): the
+   * far end's answer comes in its ACK.
+   */
+  reoffer(): string;
+  /** The ACK brought no answer to reoffer(): the description in force stays. */
+  rollbackOffer(): void;
   /** RTP counters of this leg: packets from its far end and sent to it. */
   stats(): { packets: { fromFarEnd: number; toFarEnd: number } };
   close(): void;
