@@ -1,8 +1,13 @@
 /**
  * `npm run bench`: starts the edge Worker under workerd with a throwaway SQLite folder, measures
- * each row with sequential keep-alive requests, prints one table and writes
- * bench/results/<ISO date>.json and bench/results/latest.json. Exits non-zero if anything fails
- * or the run goes over its time budget; a missed target is reported, not a failure.
+ * each row with sequential keep-alive requests, then the SIP rows (REGISTER/s, call setups/s with
+ * media anchored) against Kamailio, prints one table and writes bench/results/<ISO date>.json and
+ * bench/results/latest.json. Exits non-zero if anything fails or the run goes over its time
+ * budget; a missed target is reported, not a failure.
+ *
+ * `npm run bench -- sip-calls` (or BENCH_ROWS=sip-calls) runs only some groups of rows: edge,
+ * sip-register, sip-calls (comma- or space-separated). Such a partial run writes only its dated
+ * file, not latest.json.
  */
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -22,12 +27,27 @@ import {
   writeReport,
 } from "./lib/report.ts";
 import { apply, changesDiff, configRead, configWrite, type Measured, setUp } from "./rows/edge-config.ts";
+import { callRows } from "./rows/sip-calls.ts";
 import { sipRows } from "./rows/sip-register.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = resolve(ROOT, "bench/results");
-/** The whole run, start-up included: about 20 s of edge rows and 60 s of SIP rows. */
+/** The whole run, start-up included: about 20 s of edge rows, 60 s of REGISTER rows and 40 s of call rows. */
 const BUDGET_MS = 180_000;
+
+const GROUPS = ["edge", "sip-register", "sip-calls"] as const;
+type Group = (typeof GROUPS)[number];
+
+/** The groups of rows asked for on the command line or in BENCH_ROWS; all of them by default. */
+function selectedGroups(): Group[] {
+  const asked = [...process.argv.slice(2), process.env.BENCH_ROWS ?? ""]
+    .flatMap((a) => a.split(/[\s,]+/))
+    .filter((a) => a !== "");
+  const unknown = asked.filter((a) => !(GROUPS as readonly string[]).includes(a));
+  if (unknown.length > 0)
+    throw new Error(`bench: unknown row group ${unknown.join(", ")}; groups are ${GROUPS.join(", ")}`);
+  return asked.length === 0 ? [...GROUPS] : GROUPS.filter((g) => asked.includes(g));
+}
 
 /** Rejects when the run's budget is spent, so a hung start-up or request cannot stall it. */
 function overBudget(signal: AbortSignal): Promise<never> {
@@ -64,27 +84,34 @@ async function main(): Promise<number> {
   process.once("SIGTERM", stopping);
 
   try {
-    const port = await freePort();
-    console.error(`bench: starting the edge on 127.0.0.1:${port} (SQLite in ${persistDir})`);
-    starting = startEdge({ port, persistDir });
-    const edge = await Promise.race([starting, overBudget(budget)]);
-    const api = new ApiClient(edge.url, budget);
+    const groups = selectedGroups();
+    const edgeRows = async (): Promise<Measured[]> => {
+      const port = await freePort();
+      console.error(`bench: starting the edge on 127.0.0.1:${port} (SQLite in ${persistDir})`);
+      starting = startEdge({ port, persistDir });
+      const edge = await Promise.race([starting, overBudget(budget)]);
+      const api = new ApiClient(edge.url, budget);
+      const fixture = await setUp(api);
+      const out: Measured[] = [];
+      for (const [label, measure] of [
+        ["config read", configRead],
+        ["config write", configWrite],
+        ["apply", apply],
+        ["changes diff", changesDiff],
+      ] as const) {
+        console.error(`bench: ${label}…`);
+        out.push(await measure(fixture));
+      }
+      api.close();
+      return out;
+    };
 
     const measured: Measured[] = await Promise.race([
       (async () => {
-        const fixture = await setUp(api);
         const out: Measured[] = [];
-        for (const [label, measure] of [
-          ["config read", configRead],
-          ["config write", configWrite],
-          ["apply", apply],
-          ["changes diff", changesDiff],
-        ] as const) {
-          console.error(`bench: ${label}…`);
-          out.push(await measure(fixture));
-        }
-        api.close();
-        out.push(...(await sipRows(budget)));
+        if (groups.includes("edge")) out.push(...(await edgeRows()));
+        if (groups.includes("sip-register")) out.push(...(await sipRows(budget)));
+        if (groups.includes("sip-calls")) out.push(...(await callRows(budget)));
         return out;
       })(),
       overBudget(budget),
@@ -101,14 +128,16 @@ async function main(): Promise<number> {
         "(Miniflare, no dev proxy) on 127.0.0.1, on-disk SQLite Durable Objects; time from writing the request " +
         "to the end of the body (performance.now()); " +
         "nearest-rank p50/p99 of sorted samples; ratio = ours p50 ÷ peer p50. " +
-        "SIP rows: sipp load over UDP against our gateway (its own Node process) and Kamailio; see their notes.",
+        "SIP rows: sipp load over UDP against our gateway (its own Node process) and Kamailio (with rtpengine " +
+        "for calls); see their notes.",
+      ...(groups.length < GROUPS.length ? { groups } : {}),
       rows,
       verdicts: list,
       samples: Object.fromEntries(
         measured.map((m) => [m.row.name, { ours: m.ours.map(round), ...(m.peer ? { peer: m.peer.map(round) } : {}) }]),
       ),
     };
-    const file = await writeReport(RESULTS, report);
+    const file = await writeReport(RESULTS, report, { latest: groups.length === GROUPS.length });
 
     console.log(formatMachine(report.machine));
     console.log("");
@@ -119,7 +148,8 @@ async function main(): Promise<number> {
     console.log("targets:");
     console.log(formatVerdicts(list, (name) => rows.find((r) => r.name === name)?.unit ?? ""));
     console.log("");
-    console.log(`wrote ${file} and ${join(RESULTS, "latest.json")} in ${(report.durationMs / 1000).toFixed(1)} s`);
+    const written = groups.length === GROUPS.length ? `${file} and ${join(RESULTS, "latest.json")}` : file;
+    console.log(`wrote ${written} in ${(report.durationMs / 1000).toFixed(1)} s`);
     return 0;
   } catch (error) {
     console.error(`bench failed: ${(error as Error).stack ?? error}`);

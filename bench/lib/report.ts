@@ -3,11 +3,11 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, platform, release } from "node:os";
 import { resolve } from "node:path";
 
-/** A limit on one statistic of a row, e.g. p99 ≤ 10 ms. */
-export interface Target {
-  stat: "p50" | "p99";
-  max: number;
-}
+/**
+ * A limit on one statistic of a row: a ceiling on a latency, e.g. p99 ≤ 10 ms, or a floor on the
+ * ratio against the peer, e.g. ratio ≥ 0.5× (a throughput of at least half the peer's).
+ */
+export type Target = { stat: "p50" | "p99"; max: number } | { stat: "ratio"; min: number };
 
 /**
  * One line of the benchmark table. `peer` is what the row is compared against in the same run
@@ -58,8 +58,10 @@ export interface Verdict {
   row: string;
   target: string;
   actual: number;
+  /** The unit of actual and missBy: the row's, or "×" for a ratio target. */
+  unit?: string;
   met: boolean;
-  /** How far over the target, in the row's unit; 0 when met. */
+  /** How far past the target (over a ceiling, under a floor), in `unit`; 0 when met. */
   missBy: number;
   /** The same as a percentage of the target; 0 when met. */
   missByPercent: number;
@@ -67,23 +69,29 @@ export interface Verdict {
 
 export function verdicts(rows: readonly Row[]): Verdict[] {
   return rows.flatMap((row) => {
-    if (!row.target) return [];
-    const actual = row[row.target.stat];
-    const over = actual - row.target.max;
+    const target = row.target;
+    if (!target) return [];
+    const ratio = target.stat === "ratio";
+    // A ratio target on a row without a ratio (no peer measured) is missed outright.
+    const actual = target.stat === "ratio" ? (row.ratio ?? 0) : row[target.stat];
+    const limit = target.stat === "ratio" ? target.min : target.max;
+    const past = target.stat === "ratio" ? target.min - actual : actual - target.max;
     return [
       {
         row: row.name,
-        target: describeTarget(row.target, row.unit),
+        target: describeTarget(target, row.unit),
         actual,
-        met: over <= 0,
-        missBy: Math.max(0, over),
-        missByPercent: over > 0 ? (over / row.target.max) * 100 : 0,
+        ...(ratio ? { unit: "×" } : {}),
+        met: past <= 0,
+        missBy: Math.max(0, past),
+        missByPercent: past > 0 ? (past / limit) * 100 : 0,
       },
     ];
   });
 }
 
-const describeTarget = (t: Target, unit: string) => `${t.stat} ≤ ${t.max} ${unit}`;
+const describeTarget = (t: Target, unit: string) =>
+  t.stat === "ratio" ? `ratio ≥ ${t.min}×` : `${t.stat} ≤ ${t.max} ${unit}`;
 const num = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(digits));
 
 export function formatTable(rows: readonly Row[]): string {
@@ -98,7 +106,7 @@ export function formatTable(rows: readonly Row[]): string {
     r.peer ?? "—",
     num(r.peerP50),
     num(r.peerP99),
-    r.ratio === null ? "—" : `${r.ratio.toFixed(1)}×`,
+    r.ratio === null ? "—" : `${r.ratio.toFixed(r.ratio < 1 ? 2 : 1)}×`,
     r.target ? describeTarget(r.target, r.unit) : "—",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => (cells[i] as string).length)));
@@ -117,10 +125,12 @@ export function formatMachine(m: Machine): string {
 export function formatVerdicts(list: readonly Verdict[], unitOf: (row: string) => string): string {
   return list
     .map((v) => {
-      const unit = unitOf(v.row);
+      const unit = v.unit ?? unitOf(v.row);
+      const floor = v.unit === "×";
+      const show = (n: number) => (floor ? `${num(n)}×` : `${num(n)} ${unit}`);
       return v.met
-        ? `  met     ${v.row}: ${v.target}, actual ${num(v.actual)} ${unit}`
-        : `  MISSED  ${v.row}: ${v.target}, actual ${num(v.actual)} ${unit} — over by ${num(v.missBy)} ${unit} (+${v.missByPercent.toFixed(0)}%)`;
+        ? `  met     ${v.row}: ${v.target}, actual ${show(v.actual)}`
+        : `  MISSED  ${v.row}: ${v.target}, actual ${show(v.actual)} — ${floor ? "under" : "over"} by ${show(v.missBy)} (${floor ? "-" : "+"}${v.missByPercent.toFixed(0)}%)`;
     })
     .join("\n");
 }
@@ -130,18 +140,20 @@ export interface Report {
   durationMs: number;
   machine: Machine;
   method: string;
+  /** The groups of rows run, when not all of them (`npm run bench -- <group>`). */
+  groups?: string[];
   rows: Row[];
   verdicts: Verdict[];
   /** Raw samples in milliseconds, by row name, for later analysis. */
   samples: Record<string, { ours: number[]; peer?: number[] }>;
 }
 
-/** Writes bench/results/<ISO date>.json and bench/results/latest.json; returns the dated path. */
-export async function writeReport(dir: string, report: Report): Promise<string> {
+/** Writes bench/results/<ISO date>.json and (unless told not to) bench/results/latest.json; returns the dated path. */
+export async function writeReport(dir: string, report: Report, options: { latest?: boolean } = {}): Promise<string> {
   await mkdir(dir, { recursive: true });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   const dated = resolve(dir, `${report.startedAt.replace(/:/g, "-")}.json`);
   await writeFile(dated, json);
-  await writeFile(resolve(dir, "latest.json"), json);
+  if (options.latest ?? true) await writeFile(resolve(dir, "latest.json"), json);
   return dated;
 }

@@ -100,7 +100,7 @@ function requireTools(): Tools {
 }
 
 /** Every process started here, so that all of them are stopped whatever happens. */
-class Processes {
+export class Processes {
   private readonly live = new Set<ChildProcess>();
   private readonly groups = new Set<ChildProcess>();
 
@@ -164,7 +164,7 @@ class Processes {
   };
 }
 
-function freeUdpPort(): Promise<number> {
+export function freeUdpPort(): Promise<number> {
   return new Promise((done, reject) => {
     const socket = createSocket("udp4");
     socket.once("error", reject);
@@ -175,7 +175,7 @@ function freeUdpPort(): Promise<number> {
   });
 }
 
-const md5 = (s: string) => createHash("md5").update(s).digest("hex");
+export const md5 = (s: string) => createHash("md5").update(s).digest("hex");
 
 const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
 
@@ -190,7 +190,7 @@ function procStat(pid: number): string[] | null {
 }
 
 /** CPU seconds used so far (user + system, and system alone) by these processes (Linux /proc). */
-function cpuOf(pids: number[]): { total: number; system: number } {
+export function cpuOf(pids: number[]): { total: number; system: number } {
   let user = 0;
   let system = 0;
   for (const pid of pids) {
@@ -202,7 +202,7 @@ function cpuOf(pids: number[]): { total: number; system: number } {
 }
 
 /** Every process of a process group: Kamailio and the workers it forked. */
-function groupOf(pgid: number): number[] {
+export function groupOf(pgid: number): number[] {
   return readdirSync("/proc")
     .filter((name) => /^\d+$/.test(name))
     .map(Number)
@@ -253,7 +253,7 @@ async function kamailioConfig(port: number, pbxs: BenchPbx[]): Promise<string> {
 }
 
 /** One message to the gateway runner, one answer back. */
-class Runner {
+export class Runner {
   private constructor(
     readonly child: ChildProcess,
     private readonly output: () => string,
