@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { MediaNode } from "../media/MediaNode.ts";
-import { runSipp } from "../media/test-support/sipp.ts";
+import { runSipp, startSippCallee } from "../media/test-support/sipp.ts";
+import { UdpPhone } from "../media/test-support/UdpPhone.ts";
 import { devMediaNodeToken, type RunningEdge, startEdge } from "../scripts/lib/edge.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { eventually, PortalClient } from "./support/portal-client.ts";
@@ -94,6 +95,70 @@ test("an extension applied in the portal registers on the node; a new password a
   assert.notEqual((await sippRegister(domain, "100", "first-password-1")).code, 0);
   const second = await sippRegister(domain, "100", "second-password-2");
   assert.equal(second.code, 0, second.output.slice(-1500));
+});
+
+test("a routing change applied in the portal routes the next call anew; the call in progress goes on", async () => {
+  const admin = await PortalClient.register(edge.url, "router");
+  const { pbx } = await admin.expect<{ pbx: { id: string } }>(201, "POST", "/api/pbxs", { name: "Routing Office" });
+  const base = `/api/pbxs/${pbx.id}`;
+  const passwords: Record<string, string> = {
+    "100": "caller-pass-100",
+    "101": "first-pass-101",
+    "102": "second-pass-102",
+  };
+  for (const [number, sipPassword] of Object.entries(passwords))
+    await admin.expect(201, "POST", `${base}/extensions`, { number, name: `Ext ${number}`, sipPassword });
+  const group = await admin.expect<{ id: string }>(201, "POST", `${base}/ring-groups`, {
+    name: "Sales",
+    number: "300",
+    members: ["101"],
+    ringSeconds: 10,
+  });
+  const first = await admin.expect<{ version: number }>(201, "POST", `${base}/apply`);
+  await eventually("version live on the node", async () => node.directory.get(pbx.id)?.version === first.version);
+  const domain = node.directory.get(pbx.id)?.config.settings.sipDomain ?? "";
+  const server = { host: "127.0.0.1", port: node.gateway.transports.udp.local.port };
+
+  // A long call to the group, answered by 101, is up while the change is applied.
+  const callee = await startSippCallee({ server, domain, extension: "101", password: passwords["101"] ?? "" });
+  const callArgs = (ms: number) =>
+    [`127.0.0.1:${server.port}`, "-sf", "caller.xml", "-key", "domain", domain, "-key", "caller", "100"].concat([
+      "-d",
+      String(ms),
+      "-s",
+      "300",
+      "-au",
+      "100",
+      "-ap",
+      passwords["100"] ?? "",
+      "-m",
+      "1",
+      "-i",
+      "127.0.0.1",
+    ]);
+  const inProgress = runSipp(callArgs(4000), 20_000);
+  await eventually("the call to the group answered", async () => (node.gateway.calls?.activeCalls ?? 0) === 1);
+
+  await admin.expect(200, "PATCH", `${base}/ring-groups/${group.id}`, { members: ["102"] });
+  const second = await admin.expect<{ version: number }>(201, "POST", `${base}/apply`);
+  await eventually("the new version live", async () => node.directory.get(pbx.id)?.version === second.version);
+
+  // 102's desk phone now rings for the group, and says busy.
+  const desk = await UdpPhone.open(server);
+  const registered = await desk.registerWithAuth(desk.register("102", domain), "102", passwords["102"] ?? "");
+  assert.equal(registered.status, 200);
+  const next = runSipp(callArgs(100), 10_000);
+  const invite = await desk.nextRequest(5000);
+  assert.equal(invite.method, "INVITE");
+  assert.match(invite.uri, /^sip:102@/);
+  desk.answer(invite, 486);
+  const busy = await next;
+  assert.match(busy.output, /486/);
+
+  const kept = await inProgress;
+  assert.equal(kept.code, 0, `the call in progress ended normally: ${kept.output.slice(-1500)}`);
+  assert.equal(await callee.exited, 0);
+  await desk.unregisterAndClose("102", domain, passwords["102"] ?? "");
 });
 
 test("a PBX deleted in the portal stops being served", async () => {

@@ -1,5 +1,7 @@
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { resolve } from "node:path";
+import { freePort } from "../../scripts/lib/net.ts";
+import { UdpPhone } from "./UdpPhone.ts";
 
 export const SIPP_SCENARIOS = resolve(import.meta.dirname, "../../test/sipp");
 
@@ -21,4 +23,54 @@ export function runSipp(args: string[], timeoutMs = 15_000): Promise<{ code: num
       },
     );
   });
+}
+
+/**
+ * A sipp desk phone that answers one call, echoing the RTP it gets, registered for `extension`
+ * (digest) by a scripted phone that names sipp's port as Contact. Once sipp exits, the binding is
+ * removed, so later calls ring only the phones they register. `exited` resolves with sipp's code.
+ */
+export async function startSippCallee(options: {
+  server: { host: string; port: number };
+  domain: string;
+  extension: string;
+  password: string;
+  timeoutSeconds?: number;
+}): Promise<{ exited: Promise<number | null>; process: ChildProcess }> {
+  const { server, domain, extension, password } = options;
+  const port = await freePort();
+  const args = ["-sf", "callee.xml", "-m", "1", "-i", "127.0.0.1", "-p", String(port)];
+  const child = spawn(
+    "sipp",
+    [
+      ...args,
+      "-mp",
+      String(await freePort()),
+      "-rtp_echo",
+      "-nostdin",
+      "-timeout",
+      String(options.timeoutSeconds ?? 30),
+    ],
+    { cwd: SIPP_SCENARIOS, stdio: "ignore" },
+  );
+  const exited = new Promise<number | null>((done) => child.on("exit", done));
+  const registrar = await UdpPhone.open(server);
+  const contact = `<sip:${extension}@127.0.0.1:${port}>`;
+  const ok = await registrar.registerWithAuth(
+    registrar.register(extension, domain, { Contact: contact }),
+    extension,
+    password,
+  );
+  if (ok.status !== 200) {
+    child.kill();
+    registrar.close();
+    throw new Error(`registering the sipp callee ${extension} answered ${ok.status}`);
+  }
+  const done = exited.then(async (code) => {
+    const request = registrar.register(extension, domain, { Contact: contact, Expires: "0" });
+    await registrar.registerWithAuth(request, extension, password);
+    registrar.close();
+    return code;
+  });
+  return { exited: done, process: child };
 }

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +11,7 @@ import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
 import { MediaEngine } from "../../rtc/MediaEngine.ts";
 import { ha1 } from "../../sip/core/digest.ts";
 import type { SipResponse } from "../../sip/core/message.ts";
-import { runSipp, SIPP_SCENARIOS } from "../../test-support/sipp.ts";
+import { runSipp, startSippCallee } from "../../test-support/sipp.ts";
 import { ackOf, UdpPhone } from "../../test-support/UdpPhone.ts";
 import { ForwardAllState } from "../ForwardAllState.ts";
 import { PbxDirectory } from "../PbxDirectory.ts";
@@ -153,39 +152,14 @@ after(async () => {
   engine.close();
 });
 
-/**
- * A sipp desk phone that answers one call, echoing the RTP it gets; its REGISTER (with digest)
- * is sent from a scripted phone that names sipp's port as Contact.
- */
-async function startCallee(extension: string): Promise<{ exited: Promise<number | null>; process: ChildProcess }> {
-  const port = await freePort();
-  const process = spawn(
-    "sipp",
-    ["-sf", "callee.xml", "-m", "1", "-i", "127.0.0.1", "-p", String(port), "-mp", String(await freePort())].concat([
-      "-rtp_echo",
-      "-nostdin",
-      "-timeout",
-      "30",
-    ]),
-    { cwd: SIPP_SCENARIOS, stdio: "ignore" },
-  );
-  const exited = new Promise<number | null>((resolve) => process.on("exit", resolve));
-  const registrar = await UdpPhone.open({ host: "127.0.0.1", port: gateway.transports.udp.local.port });
-  const contact = `<sip:${extension}@127.0.0.1:${port}>`;
-  const ok = await registrar.registerWithAuth(
-    registrar.register(extension, DOMAIN, { Contact: contact }),
+/** A sipp desk phone of the first PBX that answers one call, echoing RTP. */
+function startCallee(extension: string) {
+  return startSippCallee({
+    server: { host: "127.0.0.1", port: gateway.transports.udp.local.port },
+    domain: DOMAIN,
     extension,
-    PASSWORDS[extension] ?? "",
-  );
-  assert.equal(ok.status, 200);
-  // Once sipp is gone its binding goes too, so later tests ring only the phones they register.
-  const done = exited.then(async (code) => {
-    const request = registrar.register(extension, DOMAIN, { Contact: contact, Expires: "0" });
-    await registrar.registerWithAuth(request, extension, PASSWORDS[extension] ?? "");
-    registrar.close();
-    return code;
+    password: PASSWORDS[extension] ?? "",
   });
-  return { exited: done, process };
 }
 
 describe("calls through the B2BUA with media anchored in mediasoup", () => {
