@@ -15,19 +15,29 @@ describe("ConfigStore", () => {
     logger = new MemoryLogger();
   });
 
+  /** Every store a test opened: its coalesced write may still be running when the test ends. */
+  let opened: ConfigStore[] = [];
+  const open = () => {
+    const store = new ConfigStore({ dir, logger });
+    opened.push(store);
+    return store;
+  };
+
   afterEach(async () => {
+    await Promise.all(opened.map((store) => store.flush()));
+    opened = [];
     await rm(dir, { recursive: true, force: true });
   });
 
   test("starts empty without a file, and says so only at debug level", () => {
-    const store = new ConfigStore({ dir, logger });
+    const store = open();
     assert.equal(store.size, 0);
     assert.deepEqual(store.have(), {});
     assert.deepEqual(logger.at("warn"), []);
   });
 
   test("persists configs atomically and a new store reloads them", async () => {
-    const store = new ConfigStore({ dir, logger });
+    const store = open();
     store.set("pbx-a", 2, sampleConfig("pbx-a", ["100", "101"]));
     store.set("pbx-b", 7, sampleConfig("pbx-b"));
     store.markAcked("pbx-a", 2);
@@ -37,7 +47,7 @@ describe("ConfigStore", () => {
     assert.equal(info.mode & 0o777, 0o600, "the file holds HA1s: owner only");
     assert.deepEqual(await readdir(dir), ["edge-configs.json"], "no temp file is left behind");
 
-    const again = new ConfigStore({ dir, logger });
+    const again = open();
     assert.deepEqual(again.have(), { "pbx-a": 2, "pbx-b": 7 });
     const a = again.get("pbx-a");
     assert.ok(a);
@@ -49,25 +59,25 @@ describe("ConfigStore", () => {
   });
 
   test("a burst of changes is coalesced and the last state wins", async () => {
-    const store = new ConfigStore({ dir, logger });
+    const store = open();
     for (let v = 1; v <= 50; v++) store.set("pbx-a", v, sampleConfig("pbx-a"));
     await store.flush();
-    assert.deepEqual(new ConfigStore({ dir, logger }).have(), { "pbx-a": 50 });
+    assert.deepEqual(open().have(), { "pbx-a": 50 });
   });
 
   test("remove deletes the PBX from memory and from the file", async () => {
-    const store = new ConfigStore({ dir, logger });
+    const store = open();
     store.set("pbx-a", 1, sampleConfig("pbx-a"));
     store.set("pbx-b", 1, sampleConfig("pbx-b"));
     await store.flush();
     assert.equal(store.delete("pbx-a"), true);
     assert.equal(store.delete("pbx-a"), false);
     await store.flush();
-    assert.deepEqual(new ConfigStore({ dir, logger }).have(), { "pbx-b": 1 });
+    assert.deepEqual(open().have(), { "pbx-b": 1 });
   });
 
   test("markAcked ignores a version the PBX has moved on from", async () => {
-    const store = new ConfigStore({ dir, logger });
+    const store = open();
     store.set("pbx-a", 3, sampleConfig("pbx-a"));
     store.markAcked("pbx-a", 2);
     store.markAcked("pbx-zzz", 1);
@@ -77,7 +87,7 @@ describe("ConfigStore", () => {
   test("a corrupt file: starts empty with a warning, keeps the file aside, and saves again", async () => {
     const file = join(dir, "edge-configs.json");
     await writeFile(file, '{"format":1,"pbxs":{"pbx-a":{"version":2,"con');
-    const store = new ConfigStore({ dir, logger });
+    const store = open();
     assert.equal(store.size, 0);
     const [warning] = logger.at("warn");
     assert.match(warning ?? "", /corrupt \(it is not JSON\).*starting empty/);
@@ -87,12 +97,12 @@ describe("ConfigStore", () => {
 
     store.set("pbx-a", 1, sampleConfig("pbx-a"));
     await store.flush();
-    assert.deepEqual(new ConfigStore({ dir, logger }).have(), { "pbx-a": 1 });
+    assert.deepEqual(open().have(), { "pbx-a": 1 });
   });
 
   test("a file of another shape is corrupt too", async () => {
     await writeFile(join(dir, "edge-configs.json"), "[1,2,3]");
-    assert.equal(new ConfigStore({ dir, logger }).size, 0);
+    assert.equal(open().size, 0);
     assert.match(logger.at("warn")[0] ?? "", /not format 1/);
   });
 
@@ -111,14 +121,14 @@ describe("ConfigStore", () => {
         },
       }),
     );
-    const store = new ConfigStore({ dir, logger });
+    const store = open();
     assert.deepEqual(store.have(), { "pbx-good": 4 });
     assert.equal(logger.at("warn").length, 3);
     assert.ok(!logger.text().includes("../etc"));
   });
 
   test("a failed write is logged, not thrown", async () => {
-    const store = new ConfigStore({ dir, logger });
+    const store = open();
     await rm(dir, { recursive: true });
     store.set("pbx-a", 1, sampleConfig("pbx-a"));
     await store.flush();
@@ -127,7 +137,7 @@ describe("ConfigStore", () => {
   });
 
   test("the file never contains anything but the configs (no token, nothing else)", async () => {
-    const store = new ConfigStore({ dir, logger });
+    const store = open();
     store.set("pbx-a", 1, sampleConfig("pbx-a"));
     await store.flush();
     const saved = JSON.parse(await readFile(store.file, "utf8"));
