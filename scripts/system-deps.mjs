@@ -7,6 +7,7 @@ const PACKAGES = [
   { command: "curl", pkg: "curl", why: "the acceptance walk" },
   { command: "openssl", pkg: "openssl", why: "certificates and decrypting recordings" },
   { command: "baresip", pkg: "baresip", why: "a real softphone in the call interop tests" },
+  { command: "chromium", pkg: "chromium", why: "a real browser (SIP.js, WebRTC) in the browser call tests" },
 ];
 
 const has = (command) => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;

@@ -136,6 +136,13 @@ describe("registrar rules", () => {
     const values = challenge.getAll("WWW-Authenticate");
     assert.match(values[0] ?? "", /realm="pbx-b\.pbx\.edgepbx\.local".*algorithm=MD5/);
     assert.match(values[1] ?? "", /algorithm=SHA-256/);
+    // Browser stacks keep only the last challenge and know only MD5: they get MD5 alone.
+    for (const userAgent of ["SIP.js/0.21.2", "JsSIP 3.13.8"]) {
+      phone.send(phone.register("100", DOMAIN_B, { "User-Agent": userAgent }));
+      const md5Only = (await phone.next()).getAll("WWW-Authenticate");
+      assert.equal(md5Only.length, 1, userAgent);
+      assert.match(md5Only[0] ?? "", /algorithm=MD5/);
+    }
     phone.close();
   });
 

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import type { types } from "mediasoup";
 import { sleep, until } from "../test-support/wait.ts";
 import type { CallMedia, MediaLeg } from "./CallMedia.ts";
 import { MediaEngine } from "./MediaEngine.ts";
@@ -495,6 +496,53 @@ describe("CallMedia: two SIP phones bridged through mediasoup", {
       assert.ok(fromB() - b0 >= 19 && fromA() - a0 >= 19, "both ways again");
     } finally {
       closeAll(c);
+    }
+  });
+
+  test("WebRTC legs: answers to a browser's re-offer (actpass, for hold) keep the DTLS role in force", async () => {
+    const fingerprint = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).padStart(2, "0")).join(":");
+    // A browser's SDP, trimmed to what a leg reads; browsers re-offer actpass on every re-INVITE.
+    const browser = (setup: string, direction = "sendrecv") =>
+      [
+        "v=0",
+        "o=- 1 2 IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+        "a=group:BUNDLE 0",
+        "m=audio 9 UDP/TLS/RTP/SAVPF 0 8",
+        "c=IN IP4 0.0.0.0",
+        "a=ice-ufrag:bRws",
+        "a=ice-pwd:browserIcePasswordOf24ch",
+        `a=fingerprint:sha-256 ${fingerprint}`,
+        `a=setup:${setup}`,
+        "a=mid:0",
+        `a=${direction}`,
+        "a=rtcp-mux",
+        "a=ssrc:1111 cname:browser",
+        "",
+      ].join("\r\n");
+    const setupOf = (sdp: string) => /a=setup:(\w+)/.exec(sdp)?.[1];
+    const call = await engine.createCall();
+    try {
+      // The browser calls: it offered actpass, we answered active (DTLS client) and stay so.
+      const caller = await call.createLeg({ remoteSdp: browser("actpass") });
+      assert.equal(setupOf(caller.localSdp()), "active");
+      await caller.setRemoteSdp(browser("actpass", "sendonly"));
+      assert.equal(setupOf(caller.localSdp()), "active");
+      // The browser is called: we offered actpass, it answered active, so we are the DTLS server:
+      // an answer saying active would swap roles, and Chromium refuses it ("Failed to set SSL role").
+      const callee = await call.createLeg({ webrtc: true });
+      assert.equal(setupOf(callee.localSdp()), "actpass");
+      await callee.setRemoteSdp(browser("active"));
+      assert.equal((callee.transport as types.WebRtcTransport).dtlsParameters.role, "server");
+      await callee.setRemoteSdp(browser("actpass", "sendonly"));
+      const held = callee.localSdp();
+      assert.equal(setupOf(held), "passive");
+      assert.match(held, /a=recvonly/);
+      await callee.setRemoteSdp(browser("actpass"));
+      assert.equal(setupOf(callee.localSdp()), "passive");
+    } finally {
+      call.close();
     }
   });
 

@@ -415,6 +415,11 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     };
   }
 
+  /** Reads the wire's sampled counters now, so stats() is exact (before a call record is written). */
+  settleStats(): Promise<void> {
+    return this.closed ? Promise.resolve() : this.wire.refreshPackets();
+  }
+
   /** mediasoup's own counters: what the phone sent (Producer) and what it was sent (Consumer). */
   async mediasoupStats(): Promise<{ producer: types.ProducerStat[]; consumer: types.ConsumerStat[] }> {
     const producer = this.producer && !this.producer.closed ? await this.producer.getStats() : [];

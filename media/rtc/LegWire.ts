@@ -51,6 +51,8 @@ export abstract class LegWire extends EnhancedEventEmitter<LegWireEvents> {
   /** Sends the other leg's telephone-event packet to this far end, when it can. */
   abstract injectTelephoneEvent(packet: TelephoneEventPacket): void;
   abstract packets(): WirePackets;
+  /** Reads counters that packets() only samples (a WebRTC wire reads mediasoup's). */
+  async refreshPackets(): Promise<void> {}
   /** The leg's Producer and Consumer changed (a wire that counts through mediasoup follows them). */
   watch(_streams: { producer: types.Producer | null; consumer: types.Consumer | null }): void {}
   /** The RTP shim's counters (plain RTP legs). */

@@ -85,7 +85,10 @@ export class WebRtcWire extends LegWire {
       this.transport.dtlsParameters.fingerprints.find((f) => f.algorithm === "sha-256") ??
       this.transport.dtlsParameters.fingerprints[0];
     if (!fingerprint) throw new Error("the WebRtcTransport has no DTLS fingerprint");
-    const setup = ourSetup(options.answering || this.connected ? (this.remote?.setup ?? null) : null);
+    const setup = ourSetup(
+      options.answering || this.connected ? (this.remote?.setup ?? null) : null,
+      this.connected ? this.transport.dtlsParameters.role : undefined,
+    );
     const ssrc = options.consumer?.rtpParameters.encodings?.[0]?.ssrc;
     const cname = options.consumer?.rtpParameters.rtcp?.cname;
     return {
@@ -142,6 +145,10 @@ export class WebRtcWire extends LegWire {
     this.removeAllListeners();
   }
 
+  override refreshPackets(): Promise<void> {
+    return this.readCounters();
+  }
+
   private async readCounters(): Promise<void> {
     const { producer, consumer } = this.streams;
     try {
@@ -162,9 +169,13 @@ export class WebRtcWire extends LegWire {
 
 /**
  * Our a=setup: actpass in a first offer (null: nothing agreed yet); else the opposite of the far
- * end's role, and active towards its actpass (RFC 5763 §5). A re-offer keeps the role agreed.
+ * end's role, and active towards its actpass (RFC 5763 §5). Once DTLS is set up (`local`: the
+ * role mediasoup took), answers keep it: browsers re-offer actpass (hold, resume) and refuse an
+ * answer that would swap roles on the live transport (RFC 8842 §5.5, JSEP §5.3.2).
  */
-function ourSetup(remote: DtlsSetup | null): DtlsSetup {
+function ourSetup(remote: DtlsSetup | null, local?: types.DtlsRole): DtlsSetup {
   if (remote === null) return "actpass";
+  if (local === "client") return "active";
+  if (local === "server") return "passive";
   return remote === "active" ? "passive" : "active";
 }

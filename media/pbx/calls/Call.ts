@@ -336,7 +336,10 @@ export class Call extends EventEmitter<CallEvents> {
     if (response.status < 200) {
       if (response.status >= 180 && !this.sentRinging && this.state === "ringing") {
         this.sentRinging = true;
-        this.invite.respond(createResponse(this.invite.request, 180, "Ringing", this.invite.peer, this.toTag));
+        const ringing = createResponse(this.invite.request, 180, "Ringing", this.invite.peer, this.toTag);
+        // A 1xx that makes an early dialog carries our Contact (RFC 3261 §12.1.1); SIP.js drops it otherwise.
+        ringing.set("Contact", `<${this.contactFor(this.invite.peer)}>`);
+        this.invite.respond(ringing);
       }
       return;
     }
@@ -438,6 +441,13 @@ export class Call extends EventEmitter<CallEvents> {
     this.answer?.stop();
     for (const pending of this.reinvites.values()) pending.ok?.stop();
     clearTimeout(this.ringTimer);
+    void this.report(disposition);
+  }
+
+  /** The call record, once the legs' last packet counts are read (WebRTC counters are sampled). */
+  private async report(disposition: Disposition): Promise<void> {
+    const legs = this.winner ? [this.aLeg, this.winner.leg] : [this.aLeg];
+    await Promise.all(legs.map((leg) => leg.settleStats().catch(() => undefined)));
     const counts = (leg: MediaLeg) => {
       const { packets } = leg.stats();
       return { sent: packets.fromFarEnd, received: packets.toFarEnd };

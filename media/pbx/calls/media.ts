@@ -18,6 +18,8 @@ export interface MediaLeg extends EventEmitter {
   rollbackOffer(): void;
   /** RTP counters of this leg: packets from its far end and sent to it. */
   stats(): { packets: { fromFarEnd: number; toFarEnd: number } };
+  /** Brings stats() up to date where counters are only sampled (WebRTC legs read mediasoup's). */
+  settleStats(): Promise<void>;
   close(): void;
 }
 

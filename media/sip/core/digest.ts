@@ -26,9 +26,11 @@ export const DEFAULT_ALGORITHMS: readonly DigestAlgorithm[] = ["MD5", "SHA-256"]
 /**
  * Phones that give up on the whole 401/407 when any challenge names an algorithm they lack,
  * instead of answering the one they support (RFC 8760 §2.4): libre-based baresip 1.x fails with
- * ENOSYS on the SHA-256 challenge even after an MD5 one. They are challenged with MD5 alone.
+ * ENOSYS on the SHA-256 challenge even after an MD5 one; the browser stacks SIP.js (0.21) and
+ * JsSIP keep only the last WWW-/Proxy-Authenticate header and abort on its SHA-256. They are
+ * challenged with MD5 alone.
  */
-const MD5_ONLY_USER_AGENTS = /^baresip\b/i;
+const MD5_ONLY_USER_AGENTS = /^(baresip|SIP\.js|JsSIP)\b/i;
 
 export class DigestAuthenticator {
   /** The nonce handed out per realm, renewed each second: one HMAC per realm-second, not per 401. */
