@@ -4,9 +4,11 @@
  * of what the far end sends and the Consumer of what it hears, and its SDP offer/answer state.
  * bridge() makes RTP and DTMF flow between two legs, whatever their wires.
  *
- * Codec policy: mediasoup does not transcode, so both legs of a bridge use the same G.711 codec.
- * A leg we offer to gets the codecs the caller offered (intersected with PCMU/PCMA); the callee's
- * answer picks one; the caller's answer then uses that same one.
+ * Codec policy: mediasoup does not transcode, so both legs of a bridge use the same codec: G.711,
+ * or Opus when both far ends are browsers. A leg we offer to gets the codecs the caller offered
+ * (G.711 only for plain RTP); the callee's answer picks one; the caller's answer then uses that
+ * same one. Until bridged, a caller's leg prefers G.711, which the node's own audio (tones,
+ * prompts) is made in.
  */
 import { randomUUID } from "node:crypto";
 import type { types } from "mediasoup";
@@ -16,17 +18,22 @@ import type { MediaContext } from "./MediaEngine.ts";
 import { PlainRtpWire } from "./PlainRtpWire.ts";
 import type { DtmfEvent, RtpShimStats } from "./RtpShim.ts";
 import {
+  type AudioCodec,
   answerDirection,
+  CODEC_FORMATS,
   DEFAULT_TELEPHONE_EVENT_PT,
   type Direction,
   type G711,
   G711_CODECS,
+  isG711,
   type MediaProfile,
+  OPUS_PAYLOAD_TYPE,
   parseRemoteSdp,
   type RemoteDescription,
   type SdpCodec,
   SdpError,
   STATIC_PAYLOAD_TYPES,
+  WEBRTC_CODECS,
   WEBRTC_PROFILE,
   writeLocalSdp,
 } from "./sdp.ts";
@@ -49,7 +56,7 @@ export type MediaLegEvents = {
 export interface MediaLegStats {
   id: string;
   profile: MediaProfile;
-  codec: G711 | null;
+  codec: AudioCodec | null;
   /** Our direction towards the phone (from its SDP): RTP to it flows when sending, from it when receiving. */
   sending: boolean;
   receiving: boolean;
@@ -63,7 +70,7 @@ export interface CreateLegOptions {
   /** The far end's offer, or null when we make the offer (the INVITE we send). */
   remoteSdp?: string | null;
   /** The codecs to offer (default: the caller's, else PCMU and PCMA). */
-  codecs?: readonly G711[];
+  codecs?: readonly AudioCodec[];
   /**
    * A WebRTC far end (ICE, DTLS-SRTP) rather than plain RTP. Default: what remoteSdp offers; when
    * we offer, plain RTP unless set (call control sets it for devices registered over WebSocket).
@@ -95,11 +102,11 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
   createLeg(options: CreateLegOptions = {}): Promise<MediaLeg> {
     return this.serial(async () => {
       this.assertOpen();
-      const offer = options.codecs
-        ? [...new Set(options.codecs)].filter((c) => G711_CODECS.includes(c))
-        : this.offerCodecs();
-      if (offer.length === 0) throw new SdpError("no-common-codec", "no G.711 codec to offer");
       const webrtc = options.webrtc ?? (options.remoteSdp != null && offersWebRtc(options.remoteSdp));
+      const usable = webrtc ? WEBRTC_CODECS : G711_CODECS;
+      const offer = [...new Set(options.codecs ?? this.offerCodecs())].filter((c) => usable.includes(c));
+      if (offer.length === 0)
+        throw new SdpError("no-common-codec", `no codec to offer (this leg takes ${usable.join(", ")})`);
       const { router, context } = this;
       const wire: LegWire = webrtc
         ? await WebRtcWire.open(router, {
@@ -148,6 +155,7 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
   async play(leg: MediaLeg, frames: (codec: G711) => Buffer[]): Promise<void> {
     const codec = leg.codec;
     if (!codec) throw new Error("the leg has no codec yet");
+    if (!isG711(codec)) throw new Error(`the node's audio is G.711; this leg speaks ${codec}`);
     const payloadType = STATIC_PAYLOAD_TYPES[codec];
     const ssrc = (Math.random() * 2 ** 32) >>> 0;
     const { transport, producer } = await this.serial(async () => {
@@ -204,13 +212,13 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
   }
 
   /** What a new leg we offer to gets: the codec already agreed in this call, else the caller's. */
-  private offerCodecs(): G711[] {
+  private offerCodecs(): AudioCodec[] {
     const legs = [...this.legs];
     // Bridged, or at least settled by an offer/answer (a caller whose INVITE had no SDP).
     const agreed = (legs.find((leg) => leg.isBridged && leg.codec) ?? legs.find((leg) => leg.isNegotiated))?.codec;
     if (agreed) return [agreed];
     const caller = legs.reverse().find((leg) => leg.remoteOfferedCodecs);
-    return caller?.remoteOfferedCodecs ?? [...G711_CODECS];
+    return caller?.remoteOfferedCodecs ?? [...WEBRTC_CODECS];
   }
 }
 
@@ -223,7 +231,7 @@ function offersWebRtc(sdp: string): boolean {
   }
 }
 
-function agreeCodec(a: MediaLeg, b: MediaLeg): G711 {
+function agreeCodec(a: MediaLeg, b: MediaLeg): AudioCodec {
   if (!a.codec || !b.codec) throw new Error("bridge: both legs need their remote SDP first");
   if (a.codec === b.codec) return a.codec;
   // One of them has not answered yet and can still take the other's codec.
@@ -243,7 +251,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
   private negotiation: Negotiation = "idle";
   private remote: RemoteDescription | null = null;
   /** The codec agreed with this far end, with the payload types each side uses for it. */
-  private agreed: { name: G711; remotePt: number; localPt: number } | null = null;
+  private agreed: { name: AudioCodec; remotePt: number; localPt: number } | null = null;
   private localDescription: string | null = null;
   private sessionVersion = 0;
   private producer: types.Producer | null = null;
@@ -254,12 +262,12 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
   private readonly sessionId = String(Math.floor(Math.random() * 2 ** 31));
   /** We sent the first offer on this leg (we are its caller). */
   private localOffered = false;
-  private callerCodecs: G711[] | null = null;
+  private callerCodecs: AudioCodec[] | null = null;
 
   constructor(
     readonly call: CallMedia,
     private readonly wire: LegWire,
-    private readonly offerCodecs: readonly G711[],
+    private readonly offerCodecs: readonly AudioCodec[],
     private readonly mediaIp: string,
   ) {
     super();
@@ -279,7 +287,12 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     return this.wire.profile;
   }
 
-  get codec(): G711 | null {
+  /** What this leg's far end can speak at all: Opus only over WebRTC. */
+  private get usableCodecs(): readonly AudioCodec[] {
+    return this.wire.profile === WEBRTC_PROFILE ? WEBRTC_CODECS : G711_CODECS;
+  }
+
+  get codec(): AudioCodec | null {
     return this.agreed?.name ?? null;
   }
 
@@ -302,7 +315,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
   }
 
   /** The G.711 codecs of the far end's first offer, when it made the first offer (the caller). */
-  get remoteOfferedCodecs(): G711[] | null {
+  get remoteOfferedCodecs(): AudioCodec[] | null {
     return this.callerCodecs;
   }
 
@@ -328,7 +341,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
       this.negotiation = "local-offer";
       this.localOffered = true;
       return this.describe({
-        codecs: this.offerCodecs.map((name) => ({ name, payloadType: STATIC_PAYLOAD_TYPES[name] })),
+        codecs: this.offerCodecs.map((name) => ({ name, payloadType: payloadTypeOf(name) })),
         telephoneEventPt: DEFAULT_TELEPHONE_EVENT_PT,
         direction: "sendrecv",
       });
@@ -367,11 +380,13 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
       throw new SdpError("unsupported", `this leg speaks ${this.wire.profile}, the far end ${remote.profile}`);
     const isAnswer = this.negotiation === "local-offer";
     // Once a codec is agreed it stays (no transcoding, and the other leg is using it).
-    const allowed = this.agreed ? [this.agreed.name] : isAnswer ? this.offerCodecs : G711_CODECS;
+    const allowed = this.agreed ? [this.agreed.name] : isAnswer ? this.offerCodecs : this.usableCodecs;
     const preferred = this.peer?.codec ?? this.agreed?.name;
+    const usable = remote.codecs.filter((c) => allowed.includes(c.name));
+    // An answer's first codec is the far end's choice; to an offer we take G.711 first (see above).
     const chosen =
       (!isAnswer && preferred && remote.codecs.find((c) => c.name === preferred)) ||
-      remote.codecs.find((c) => allowed.includes(c.name));
+      (isAnswer ? usable[0] : (usable.find((c) => isG711(c.name)) ?? usable[0]));
     if (!chosen) {
       throw new SdpError(
         "no-common-codec",
@@ -385,7 +400,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
       this.agreed?.name === chosen.name
         ? this.agreed.localPt
         : isAnswer
-          ? STATIC_PAYLOAD_TYPES[chosen.name]
+          ? payloadTypeOf(chosen.name)
           : chosen.payloadType;
     const codecChanged = this.agreed !== null && this.agreed.name !== chosen.name;
     if (!this.localOffered && !this.callerCodecs) this.callerCodecs = remote.codecs.map((c) => c.name);
@@ -444,7 +459,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
   }
 
   /** Whether bridging may switch this leg to `codec`: its answer is not out yet and the far end offered it. */
-  canUseCodec(codec: G711): boolean {
+  canUseCodec(codec: AudioCodec): boolean {
     if (this.agreed?.name === codec) return true;
     return (
       this.negotiation === "remote-offer" && !this.isBridged && !!this.remote?.codecs.some((c) => c.name === codec)
@@ -452,7 +467,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
   }
 
   /** For CallMedia.bridge: settles the codec and makes sure the Producer exists for it. */
-  async useCodec(codec: G711): Promise<void> {
+  async useCodec(codec: AudioCodec): Promise<void> {
     if (this.agreed?.name !== codec) {
       const offered = this.remote?.codecs.find((c) => c.name === codec);
       if (!offered || !this.canUseCodec(codec)) throw new SdpError("no-common-codec", `leg cannot use ${codec}`);
@@ -510,7 +525,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     this.producer = await this.wire.transport.produce({
       kind: "audio",
       rtpParameters: {
-        codecs: [{ mimeType: `audio/${agreed.name}`, payloadType: agreed.localPt, clockRate: CLOCK_RATE }],
+        codecs: [{ mimeType: `audio/${agreed.name}`, payloadType: agreed.localPt, ...CODEC_FORMATS[agreed.name] }],
         encodings: [{ ssrc: this.wire.producerSsrc() }],
         ...(cname ? { rtcp: { cname } } : {}),
       },
@@ -542,7 +557,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
       remote,
       remotePt: agreed.remotePt,
       localPt: agreed.localPt,
-      clockRate: CLOCK_RATE,
+      clockRate: CODEC_FORMATS[agreed.name].clockRate,
       defaultTelephoneEventPt: DEFAULT_TELEPHONE_EVENT_PT,
       sending,
       receiving,
@@ -583,4 +598,9 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     this.localDescription = write(this.sessionVersion);
     return this.localDescription;
   }
+}
+
+/** The payload type we offer a codec with: RFC 3551's static ones, Opus at the Router's. */
+function payloadTypeOf(codec: AudioCodec): number {
+  return isG711(codec) ? STATIC_PAYLOAD_TYPES[codec] : OPUS_PAYLOAD_TYPE;
 }

@@ -8,7 +8,7 @@ import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
 import { ConsoleLogger, type Logger } from "../common/Logger.ts";
 import { CallMedia } from "./CallMedia.ts";
 import { RtpPortPool } from "./RtpShim.ts";
-import { DEFAULT_TELEPHONE_EVENT_PT } from "./sdp.ts";
+import { DEFAULT_TELEPHONE_EVENT_PT, OPUS_PAYLOAD_TYPE } from "./sdp.ts";
 import { loadMediasoup } from "./worker-bin.ts";
 
 export interface PortRange {
@@ -49,8 +49,8 @@ export const ROUTER_MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
     clockRate: 8000,
     preferredPayloadType: DEFAULT_TELEPHONE_EVENT_PT,
   },
-  // For WebRTC legs to come; a SIP leg never negotiates it (no transcoding in mediasoup).
-  { kind: "audio", mimeType: "audio/opus", clockRate: 48000, channels: 2 },
+  // Between browsers only (no transcoding in mediasoup): at the payload type browsers use.
+  { kind: "audio", mimeType: "audio/opus", clockRate: 48000, channels: 2, preferredPayloadType: OPUS_PAYLOAD_TYPE },
 ];
 
 /** What a CallMedia needs from the engine. */

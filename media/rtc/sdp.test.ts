@@ -220,11 +220,43 @@ const BROWSER_OFFER = [
   "",
 ].join("\r\n");
 
+describe("Opus", () => {
+  test("taken only over WebRTC and only at the Router's payload type 111", () => {
+    const firefox = BROWSER_OFFER.replace(/ 111 /, " 109 ").replace("a=rtpmap:111 opus", "a=rtpmap:109 opus");
+    assert.deepEqual(
+      parseRemoteSdp(firefox).codecs.map((c) => c.name),
+      ["PCMU", "PCMA"],
+    );
+    const phone = offer("m=audio 4000 RTP/AVP 111 0\r\na=rtpmap:111 opus/48000/2\r\n");
+    assert.deepEqual(
+      parseRemoteSdp(phone).codecs.map((c) => c.name),
+      ["PCMU"],
+    );
+  });
+
+  test("written as opus/48000/2 with in-band FEC", () => {
+    const sdp = writeLocalSdp({
+      sessionId: "1",
+      sessionVersion: 1,
+      address: "192.0.2.10",
+      port: 40000,
+      ptime: 20,
+      codecs: [{ name: "opus", payloadType: 111 }],
+      telephoneEventPt: 126,
+      direction: "sendrecv",
+    });
+    assert.match(sdp, /^m=audio 40000 RTP\/AVP 111 126\r$/m);
+    assert.match(sdp, /^a=rtpmap:111 opus\/48000\/2\r$/m);
+    assert.match(sdp, /^a=fmtp:111 minptime=10;useinbandfec=1\r$/m);
+  });
+});
+
 describe("WebRTC (UDP/TLS/RTP/SAVPF)", () => {
-  test("a browser's offer: G.711 found behind Opus, ICE, DTLS, its SSRC; c=0.0.0.0 is not hold", () => {
+  test("a browser's offer: Opus and G.711, ICE, DTLS, its SSRC; c=0.0.0.0 is not hold", () => {
     const remote = parseRemoteSdp(BROWSER_OFFER);
     assert.equal(remote.profile, "UDP/TLS/RTP/SAVPF");
     assert.deepEqual(remote.codecs, [
+      { name: "opus", payloadType: 111 },
       { name: "PCMU", payloadType: 0 },
       { name: "PCMA", payloadType: 8 },
     ]);

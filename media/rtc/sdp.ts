@@ -10,8 +10,24 @@ import * as sdpTransform from "sdp-transform";
 /** The codecs a SIP leg may use. mediasoup does not transcode, so both legs of a call use the same one. */
 export type G711 = "PCMU" | "PCMA";
 export const G711_CODECS: readonly G711[] = ["PCMU", "PCMA"];
+/** G.711 for every leg; Opus only between WebRTC legs (browsers), since phones and the carrier lack it. */
+export type AudioCodec = G711 | "opus";
+export const WEBRTC_CODECS: readonly AudioCodec[] = ["opus", ...G711_CODECS];
 /** RFC 3551 static payload types. */
 export const STATIC_PAYLOAD_TYPES: Readonly<Record<G711, number>> = { PCMU: 0, PCMA: 8 };
+/**
+ * Opus's payload type in every call's Router, and so in the RTP mediasoup sends: the one Chromium
+ * and Safari use. mediasoup sends a Router's payload types as they are, so a browser offering Opus
+ * with another number (Firefox: 109) gets G.711 instead.
+ */
+export const OPUS_PAYLOAD_TYPE = 111;
+/** The RTP format of each codec (RFC 3551, RFC 7587). */
+export const CODEC_FORMATS: Readonly<Record<AudioCodec, { clockRate: number; channels: number }>> = {
+  PCMU: { clockRate: 8000, channels: 1 },
+  PCMA: { clockRate: 8000, channels: 1 },
+  opus: { clockRate: 48000, channels: 2 },
+};
+export const isG711 = (codec: AudioCodec | null | undefined): codec is G711 => codec === "PCMU" || codec === "PCMA";
 /** The telephone-event payload type we offer (the de facto standard; any dynamic one is accepted). */
 export const DEFAULT_TELEPHONE_EVENT_PT = 101;
 
@@ -54,7 +70,7 @@ export interface WebRtcLocal {
 }
 
 export interface SdpCodec {
-  name: G711;
+  name: AudioCodec;
   payloadType: number;
 }
 
@@ -239,6 +255,12 @@ export function parseRemoteSdp(sdp: unknown): RemoteDescription {
     const rate = map ? map.rate : pt === 0 || pt === 8 ? 8000 : Number.NaN;
     offeredNames.push(map ? `${name}/${map.rate}` : name);
     const upper = name.toUpperCase();
+    // RFC 7587: opus/48000/2 whatever the audio; only at the Router's payload type (see OPUS_PAYLOAD_TYPE).
+    if (upper === "OPUS" && rate === 48000 && map?.channels === 2 && pt === OPUS_PAYLOAD_TYPE) {
+      if (profile === WEBRTC_PROFILE && !codecs.some((c) => c.name === "opus"))
+        codecs.push({ name: "opus", payloadType: pt });
+      continue;
+    }
     if (rate !== 8000 || (map && map.channels !== 1)) continue;
     if ((upper === "PCMU" || upper === "PCMA") && !codecs.some((c) => c.name === upper))
       codecs.push({ name: upper, payloadType: pt });
@@ -346,8 +368,16 @@ export function writeLocalSdp(local: LocalDescription): string {
       ...local.codecs.map((c) => c.payloadType),
       ...(local.telephoneEventPt === null ? [] : [local.telephoneEventPt]),
     ].join(" "),
-    rtp: local.codecs.map((c) => ({ payload: c.payloadType, codec: c.name, rate: 8000 })),
-    fmtp: [],
+    rtp: local.codecs.map((c) => ({
+      payload: c.payloadType,
+      codec: c.name,
+      rate: CODEC_FORMATS[c.name].clockRate,
+      ...(CODEC_FORMATS[c.name].channels > 1 ? { encoding: CODEC_FORMATS[c.name].channels } : {}),
+    })),
+    // Opus: mono voice with in-band FEC, as browsers send it by default (RFC 7587 §7).
+    fmtp: local.codecs
+      .filter((c) => c.name === "opus")
+      .map((c) => ({ payload: c.payloadType, config: "minptime=10;useinbandfec=1" })),
     ptime: local.ptime,
     direction: local.direction,
   };

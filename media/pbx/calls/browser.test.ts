@@ -678,52 +678,50 @@ describe("Chromium (SIP.js over WebSocket, WebRTC) ↔ SIP phones through the B2
     }),
   );
 
-  it(
-    "a browser calls a browser: WebRTC on both legs, G.711 end to end, each hears the other",
-    { timeout: 30_000 },
-    () =>
-      withPageLog(async () => {
-        assert.ok(alice, "the browser registered (first test)");
-        // Carol's microphone is an oscillator, so each side's tone is its own.
-        const carol = await openSoftphone("carol", "103", CAROL_TONE_HZ);
-        const records = ended.length;
-        await alice.run("call", `sip:103@${DOMAIN}`);
-        await carol.run("waitState", "Established", 5000);
-        await alice.run("waitState", "Established", 5000);
-        await delay(TALK_MS);
-        const aliceStats = await alice.run("stats");
-        const carolStats = await carol.run("stats");
-        const aliceHeard = await alice.run("tone");
-        const carolHeard = await carol.run("tone");
-        await carol.run("hangup");
-        await alice.run("waitState", "Terminated", 5000);
-        const { record, media } = await recordAfter(records);
-        console.log(
-          `browser → browser: alice sent ${aliceStats.outbound?.packetsSent}, got ${aliceStats.inbound?.packetsReceived} ` +
-            `(peak ${aliceHeard?.peakHz.toFixed(0)} Hz); carol sent ${carolStats.outbound?.packetsSent}, got ` +
-            `${carolStats.inbound?.packetsReceived} (peak ${carolHeard?.peakHz.toFixed(0)} Hz); record ${JSON.stringify(media)}`,
-        );
-        assert.equal(record.disposition, "answered");
-        assert.equal(record.from, "100");
-        assert.equal(record.to, "103");
-        const minimum = (TALK_MS / 20) * 0.6;
-        for (const [stats, heard, hz] of [
-          [aliceStats, aliceHeard, CAROL_TONE_HZ],
-          [carolStats, carolHeard, BROWSER_TONE_HZ],
-        ] as const) {
-          assertWebRtc(stats);
-          assert.equal(stats.outbound?.codec, "audio/PCMU");
-          assert.equal(stats.inbound?.codec, "audio/PCMU");
-          assert.ok((stats.outbound?.packetsSent ?? 0) >= minimum, `sent ${stats.outbound?.packetsSent}`);
-          assert.ok((stats.inbound?.packetsReceived ?? 0) >= minimum, `got ${stats.inbound?.packetsReceived}`);
-          assert.ok(heard && Math.abs(heard.peakHz - hz) < 20, `hears ${heard?.peakHz} Hz, not ${hz}`);
-        }
-        assert.ok(media.callee, "callee leg");
-        for (const leg of [media.caller, media.callee])
-          assert.ok(leg.sent >= minimum * 0.5 && leg.received >= minimum * 0.5, `node counted ${JSON.stringify(leg)}`);
-        const dump = await engine.dump();
-        assert.equal(JSON.stringify(dump).includes('transportIds":["'), false, "no transports left behind");
-      }),
+  it("a browser calls a browser: WebRTC on both legs, Opus end to end, each hears the other", { timeout: 30_000 }, () =>
+    withPageLog(async () => {
+      assert.ok(alice, "the browser registered (first test)");
+      // Carol's microphone is an oscillator, so each side's tone is its own.
+      const carol = await openSoftphone("carol", "103", CAROL_TONE_HZ);
+      const records = ended.length;
+      await alice.run("call", `sip:103@${DOMAIN}`);
+      await carol.run("waitState", "Established", 5000);
+      await alice.run("waitState", "Established", 5000);
+      await delay(TALK_MS);
+      const aliceStats = await alice.run("stats");
+      const carolStats = await carol.run("stats");
+      const aliceHeard = await alice.run("tone");
+      const carolHeard = await carol.run("tone");
+      await carol.run("hangup");
+      await alice.run("waitState", "Terminated", 5000);
+      const { record, media } = await recordAfter(records);
+      console.log(
+        `browser → browser: alice sent ${aliceStats.outbound?.packetsSent}, got ${aliceStats.inbound?.packetsReceived} ` +
+          `(peak ${aliceHeard?.peakHz.toFixed(0)} Hz); carol sent ${carolStats.outbound?.packetsSent}, got ` +
+          `${carolStats.inbound?.packetsReceived} (peak ${carolHeard?.peakHz.toFixed(0)} Hz); record ${JSON.stringify(media)}`,
+      );
+      assert.equal(record.disposition, "answered");
+      assert.equal(record.from, "100");
+      assert.equal(record.to, "103");
+      const minimum = (TALK_MS / 20) * 0.6;
+      for (const [stats, heard, hz] of [
+        [aliceStats, aliceHeard, CAROL_TONE_HZ],
+        [carolStats, carolHeard, BROWSER_TONE_HZ],
+      ] as const) {
+        assertWebRtc(stats);
+        // Both far ends are browsers: Opus, relayed as it is (mediasoup does not transcode).
+        assert.equal(stats.outbound?.codec, "audio/opus");
+        assert.equal(stats.inbound?.codec, "audio/opus");
+        assert.ok((stats.outbound?.packetsSent ?? 0) >= minimum, `sent ${stats.outbound?.packetsSent}`);
+        assert.ok((stats.inbound?.packetsReceived ?? 0) >= minimum, `got ${stats.inbound?.packetsReceived}`);
+        assert.ok(heard && Math.abs(heard.peakHz - hz) < 20, `hears ${heard?.peakHz} Hz, not ${hz}`);
+      }
+      assert.ok(media.callee, "callee leg");
+      for (const leg of [media.caller, media.callee])
+        assert.ok(leg.sent >= minimum * 0.5 && leg.received >= minimum * 0.5, `node counted ${JSON.stringify(leg)}`);
+      const dump = await engine.dump();
+      assert.equal(JSON.stringify(dump).includes('transportIds":["'), false, "no transports left behind");
+    }),
   );
 });
 
