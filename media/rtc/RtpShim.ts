@@ -18,6 +18,7 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
 import type { Logger } from "../common/Logger.ts";
+import { DtmfReceiver } from "./DtmfReceiver.ts";
 
 export interface UdpAddress {
   address: string;
@@ -171,7 +172,6 @@ export interface RtpShimOptions {
   logger?: Logger;
 }
 
-const DIGITS = "0123456789*#ABCD";
 const MAX_SEQ_DROPOUT = 3000; // mediasoup's RtpStream limits: beyond them it discards until it resyncs
 const MAX_SEQ_MISORDER = 1500;
 
@@ -275,15 +275,6 @@ interface Latch extends UdpAddress {
   lastSeenAt: number;
 }
 
-interface IngressEvent {
-  key: string;
-  event: number;
-  duration: number;
-  volume: number;
-  ended: boolean;
-  lastPacketAt: number;
-}
-
 /**
  * One leg's relay between its SIP phone and mediasoup. Open it, connect the leg's PlainTransport
  * to `innerAddress`, then `attach()` the transport's local tuple and `configure()` the negotiated
@@ -297,12 +288,10 @@ export class RtpShim extends EnhancedEventEmitter<RtpShimEvents> {
   private media: ShimMedia | null = null;
   private mediasoup: UdpAddress | null = null;
   private latched: Latch | null = null;
-  private ingressEvent: IngressEvent | null = null;
-  private dtmfTimer: NodeJS.Timeout | undefined;
+  private readonly dtmf: DtmfReceiver;
   private egressEvent: { key: string; ts: number } | null = null;
   private closed = false;
   private readonly relatchAfterMs: number;
-  private readonly dtmfEndTimeoutMs: number;
   private readonly counters: Omit<RtpShimStats, "streamRestarts" | "latched">;
 
   private constructor(
@@ -314,11 +303,13 @@ export class RtpShim extends EnhancedEventEmitter<RtpShimEvents> {
   ) {
     super();
     this.relatchAfterMs = options.relatchAfterMs ?? 1000;
-    this.dtmfEndTimeoutMs = options.dtmfEndTimeoutMs ?? 800;
     this.ssrc = randomSsrc();
     let egressSsrc = randomSsrc();
     while (egressSsrc === this.ssrc) egressSsrc = randomSsrc();
     const clockRate = () => this.media?.clockRate ?? 8000;
+    this.dtmf = new DtmfReceiver(clockRate, options.dtmfEndTimeoutMs ?? 800);
+    this.dtmf.on("dtmf", (event) => this.safeEmit("dtmf", event));
+    this.dtmf.on("telephoneevent", (packet) => this.safeEmit("telephoneevent", packet));
     this.ingress = new StreamRewriter(this.ssrc, clockRate);
     this.egress = new StreamRewriter(egressSsrc, clockRate);
     this.counters = {
@@ -434,7 +425,7 @@ export class RtpShim extends EnhancedEventEmitter<RtpShimEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.dtmfTimer);
+    this.dtmf.close();
     for (const socket of [this.outer, this.rtcp, this.inner]) socket.close();
     this.options.pool.release(this.port);
     this.removeAllListeners();
@@ -491,67 +482,10 @@ export class RtpShim extends EnhancedEventEmitter<RtpShimEvents> {
 
   private fromPhoneTelephoneEvent(packet: Buffer, header: number, ssrc: number, ts: number, now: number): void {
     const padding = packet.readUInt8(0) & 0x20 ? packet.readUInt8(packet.length - 1) : 0;
-    if (packet.length - padding - header < 4) {
-      this.counters.dropped.malformed++;
-      return;
-    }
-    const payload = packet.subarray(header, packet.length - padding);
-    const code = payload.readUInt8(0);
-    if (code > 16) {
-      this.counters.dropped.payloadType++; // not DTMF (RFC 4734 tones): we announce events 0-16 only
-      return;
-    }
-    this.counters.dtmf.received++;
-    const end = (payload.readUInt8(1) & 0x80) !== 0;
-    const volume = payload.readUInt8(1) & 0x3f;
-    const duration = payload.readUInt16BE(2);
-    const key = `${ssrc}:${ts}`;
-    let current = this.ingressEvent;
-    if (current?.key !== key) {
-      if (current && !current.ended) this.endDtmf(current, true);
-      current = { key, event: code, duration, volume, ended: false, lastPacketAt: now };
-      this.ingressEvent = current;
-      this.emitDtmf(current, false);
-    }
-    current.lastPacketAt = now;
-    current.duration = Math.max(current.duration, duration);
-    // The end packet is sent three times (RFC 4733 §2.5.1.4): one event, however many arrive.
-    if (end && !current.ended) this.endDtmf(current, false);
-    else if (!current.ended) this.watchDtmfEnd();
-    this.safeEmit("telephoneevent", { key, payload: Buffer.from(payload), end });
-  }
-
-  private endDtmf(event: IngressEvent, inferred: boolean): void {
-    event.ended = true;
-    clearTimeout(this.dtmfTimer);
-    this.dtmfTimer = undefined;
-    this.emitDtmf(event, true, inferred);
-  }
-
-  private emitDtmf(event: IngressEvent, end: boolean, inferred = false): void {
-    const rate = this.media?.clockRate ?? 8000;
-    this.safeEmit("dtmf", {
-      digit: event.event === 16 ? "flash" : (DIGITS[event.event] ?? "?"),
-      event: event.event,
-      end,
-      duration: event.duration,
-      durationMs: Math.round((event.duration * 1000) / rate),
-      volume: event.volume,
-      ...(inferred ? { inferred } : {}),
-    });
-  }
-
-  /** All three end packets can be lost: a key press still ends, after some silence. */
-  private watchDtmfEnd(): void {
-    if (this.dtmfTimer) return;
-    this.dtmfTimer = setTimeout(() => {
-      this.dtmfTimer = undefined;
-      const current = this.ingressEvent;
-      if (!current || current.ended || this.closed) return;
-      if (performance.now() - current.lastPacketAt >= this.dtmfEndTimeoutMs) this.endDtmf(current, true);
-      else this.watchDtmfEnd();
-    }, this.dtmfEndTimeoutMs);
-    this.dtmfTimer.unref();
+    const result = this.dtmf.receive(packet.subarray(header, Math.max(header, packet.length - padding)), ssrc, ts, now);
+    if (result === "malformed") this.counters.dropped.malformed++;
+    else if (result === "not-dtmf") this.counters.dropped.payloadType++;
+    else this.counters.dtmf.received++;
   }
 
   private fromMediasoup(packet: Buffer): void {
