@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { Email } from "../config/primitives.ts";
 
 /** The guide's portal roles. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Short opaque ids for entities inside one PBX ("ext_3f9a…"). */
 export const EntityId = z.string().regex(/^[a-z]{2,8}_[A-Za-z0-9]{6,32}$/, "must be an entity id such as ext_ab12cd34");

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { PbxConfig } from "../config/schema.ts";
 import { type ForwardAllTable, ForwardDestination } from "../runtime/forward-all.ts";
 

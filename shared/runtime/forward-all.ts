@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Call Forward All is runtime state, not configuration: a phone turns it on or off by dial code
