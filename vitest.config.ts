@@ -1,5 +1,9 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { ensurePwa } from "./pwa/build.ts";
+
+// wrangler.toml serves pwa/dist as static assets, and the pool refuses a missing assets folder.
+await ensurePwa((line) => console.log(line));
 
 /** Edge and shared tests, run inside workerd with the real Durable Objects. */
 export default defineConfig({

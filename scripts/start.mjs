@@ -4,7 +4,7 @@
 // Environment: EDGE_PORT (default 8787), DATA_DIR (default ./data; the edge keeps its state in
 // DATA_DIR/edge), EDGEPBX_SKIP_INSTALL=1 to skip the dependency check.
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -87,14 +87,20 @@ const context = { root, dataDir, edgeUrl: null };
 const components = [
   { name: "Edge API", start: startEdgeAndSeed },
   optional("Media node", "media/start.ts", "#3"),
-  optional("PWA", "pwa/start.ts", "#4"),
+  { name: "Portal", start: startPortal },
 ];
 
 async function startEdgeAndSeed() {
   const portalUrl = `http://${host}:${edgePort}`;
   const persistDir = resolve(dataDir, "edge");
   console.log(`Starting the edge Worker on ${portalUrl} (state in ${show(persistDir)})…`);
-  const edge = await startEdge({ port: edgePort, persistDir, vars: { PORTAL_URL: portalUrl } });
+  // startEdge rebuilds the portal PWA (pwa/dist) first when it is missing or older than its sources.
+  const edge = await startEdge({
+    port: edgePort,
+    persistDir,
+    vars: { PORTAL_URL: portalUrl },
+    log: (line) => console.log(line),
+  });
   context.edgeUrl = edge.url;
   try {
     await seedDemo(edge.url, dataDir);
@@ -103,6 +109,17 @@ async function startEdgeAndSeed() {
     throw error;
   }
   return { name: "Edge API", url: `${edge.url}/api  (health /api/health, OpenAPI /api/openapi.json)`, stop: edge.stop };
+}
+
+/** The portal PWA is served by the edge itself (Workers static assets): this only reports it. */
+async function startPortal(ctx) {
+  const report = JSON.parse(readFileSync(resolve(root, "pwa/dist/build-report.json"), "utf8"));
+  const size = (report.firstScreenJsGzip / 1024).toFixed(1);
+  return {
+    name: "Portal",
+    url: `${ctx.edgeUrl}/  (the PWA: open it in a browser; first screen ${size} KB JS gzipped)`,
+    stop: async () => {},
+  };
 }
 
 function optional(name, entry, issue) {

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { ensurePwa } from "../../pwa/build.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -19,6 +20,8 @@ export interface EdgeOptions {
   persistDir?: string;
   /** Overrides of wrangler.toml [vars], e.g. SMTP_PORT. */
   vars?: Record<string, string>;
+  /** Progress lines (e.g. "Building the portal PWA…"); silent when absent. */
+  log?: (line: string) => void;
 }
 
 export interface RunningEdge {
@@ -29,8 +32,9 @@ export interface RunningEdge {
 /**
  * Runs the edge Worker under workerd, in this Node process: wrangler bundles it exactly as
  * `wrangler deploy` would, and Miniflare serves that bundle with the Durable Objects and on-disk
- * SQLite of wrangler.toml. Unlike `wrangler dev` there is no dev proxy in front, so latency
- * measured here is the Worker's own.
+ * SQLite of wrangler.toml, and the portal PWA (pwa/dist, rebuilt first when it is missing or older
+ * than its sources) as static assets. Unlike `wrangler dev` there is no dev proxy in front, so
+ * latency measured here is the Worker's own.
  */
 export async function startEdge(options: EdgeOptions = {}): Promise<RunningEdge> {
   offlineWranglerEnv();
@@ -38,6 +42,8 @@ export async function startEdge(options: EdgeOptions = {}): Promise<RunningEdge>
     import("miniflare"),
     import("wrangler"),
   ]);
+  // wrangler.toml serves pwa/dist as the Worker's static assets: it must exist and be current.
+  await ensurePwa(options.log);
   const outdir = await mkdtemp(join(tmpdir(), "edgepbx-edge-"));
   await bundle(outdir);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(resolve(ROOT, "wrangler.toml"));

@@ -1,0 +1,201 @@
+import { useEffect, useState } from "preact/hooks";
+import type { Activity } from "../../../shared/config/activity.ts";
+import { COLLECTIONS, type CollectionName } from "../../../shared/config/input.ts";
+import type { PbxConfig } from "../../../shared/config/schema.ts";
+import { ApiError, api } from "./api.ts";
+import { type Form, type Option, SelectField, TextField, zodErrors } from "./forms.tsx";
+import { markPending } from "./pbx.tsx";
+
+/** Reading and saving one entity of a PBX collection, with the shared input schema checked first. */
+
+let flashText: string | null = null;
+
+/** A message for the next screen ("Saved…"), shown once. */
+export function setFlash(text: string): void {
+  flashText = text;
+}
+
+export function useFlash(): string | null {
+  const [text] = useState(() => {
+    const t = flashText;
+    flashText = null;
+    return t;
+  });
+  return text;
+}
+
+export interface Loaded<T> {
+  entity: T | null;
+  etag: string | null;
+  error: ApiError | null;
+  loading: boolean;
+}
+
+export function useEntity<T>(pbx: string, collection: CollectionName | "addons", id: string | null): Loaded<T> {
+  const [state, setState] = useState<Loaded<T>>({ entity: null, etag: null, error: null, loading: id !== null });
+  useEffect(() => {
+    if (id === null) return;
+    const path = collection === "addons" ? `/pbxs/${pbx}/addons` : `/pbxs/${pbx}/${collection}/${id}`;
+    api<T & { etag?: string }>("GET", path)
+      .then(({ data, etag }) =>
+        setState({ entity: data, etag: etag ?? data.etag ?? null, error: null, loading: false }),
+      )
+      .catch((error: ApiError) => setState({ entity: null, etag: null, error, loading: false }));
+  }, [pbx, collection, id]);
+  return state;
+}
+
+export interface Saved {
+  id: string;
+  etag?: string;
+  generatedSecrets?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+/**
+ * Creates (id null) or updates an entity. The body is checked with the collection's shared input
+ * schema before it is sent; an update carries If-Match so a concurrent edit is refused, not lost.
+ */
+export async function saveEntity(
+  form: Form<never> | Form<unknown>,
+  pbx: string,
+  collection: CollectionName,
+  id: string | null,
+  body: Record<string, unknown>,
+  etag: string | null,
+): Promise<Saved | null> {
+  const checked = COLLECTIONS[collection].input.safeParse(body);
+  if (!checked.success) {
+    (form as Form<unknown>).setErrors(zodErrors(checked.error.issues), "Some fields need attention.");
+    return null;
+  }
+  try {
+    const { data } =
+      id === null
+        ? await api<Saved>("POST", `/pbxs/${pbx}/${collection}`, body)
+        : await api<Saved>("PATCH", `/pbxs/${pbx}/${collection}/${id}`, body, { ifMatch: etag });
+    markPending(pbx);
+    (form as Form<unknown>).forget();
+    return data;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409 && error.problem.type?.endsWith("/stale"))
+      throw new ApiError(409, {
+        ...error.problem,
+        detail:
+          "Someone else changed this since you opened it, so nothing was saved. Your entries are still here: reload the page to see their version, then make your change again.",
+      });
+    throw error;
+  }
+}
+
+export async function deleteEntity(pbx: string, collection: CollectionName, id: string): Promise<void> {
+  await api("DELETE", `/pbxs/${pbx}/${collection}/${id}`);
+  markPending(pbx);
+}
+
+/** "" → null for optional fields the API stores as null. */
+export const orNull = (value: unknown): string | null =>
+  typeof value === "string" && value.trim() !== "" ? value.trim() : null;
+
+// ---- Activity Type + Activity ----
+
+export type ActivityKind = "route" | "final" | "speedDial";
+
+const TYPE_LABELS: Record<Activity["type"], string> = {
+  extension: "Extension",
+  ringGroup: "Ring Group",
+  conference: "Conference (Basic)",
+  voicemail: "Voicemail",
+  external: "External Phone Number",
+  announcement: "Announcement",
+  hangup: "Hang Up",
+};
+
+const TYPES: Record<ActivityKind, Activity["type"][]> = {
+  route: ["extension", "ringGroup", "conference", "voicemail", "announcement", "external", "hangup"],
+  final: ["extension", "ringGroup", "conference", "voicemail", "external", "hangup"],
+  speedDial: ["external", "conference", "ringGroup", "voicemail"],
+};
+
+/** What each activity type points at: the option list for "Activity", from the draft config. */
+function targets(type: Activity["type"], config: PbxConfig): { key: string; options: Option[] } | null {
+  switch (type) {
+    case "extension":
+      return {
+        key: "extension",
+        options: config.extensions.map((e) => ({ value: e.number, label: `${e.number} ${e.name}` })),
+      };
+    case "voicemail":
+      return {
+        key: "extension",
+        options: config.extensions
+          .filter((e) => e.voicemail.enabled)
+          .map((e) => ({ value: e.number, label: `${e.number} ${e.name}` })),
+      };
+    case "ringGroup":
+      return {
+        key: "ringGroupId",
+        options: config.ringGroups.map((g) => ({ value: g.id, label: `${g.number} ${g.name}` })),
+      };
+    case "conference":
+      return {
+        key: "conferenceRoomId",
+        options: config.conferenceRooms.map((r) => ({ value: r.id, label: `Room ${r.number} ${r.name}` })),
+      };
+    case "announcement":
+      return { key: "announcementId", options: config.announcements.map((a) => ({ value: a.id, label: a.name })) };
+    default:
+      return null;
+  }
+}
+
+export function defaultActivity(type: Activity["type"], config: PbxConfig): Activity {
+  if (type === "hangup") return { type };
+  if (type === "external") return { type, number: "" };
+  const t = targets(type, config);
+  return { type, [t?.key ?? "extension"]: t?.options[0]?.value ?? "" } as Activity;
+}
+
+export function ActivityFields({
+  form,
+  path,
+  config,
+  kind,
+  legend,
+}: {
+  form: Form<never> | Form<unknown>;
+  path: string;
+  config: PbxConfig;
+  kind: ActivityKind;
+  legend: string;
+}) {
+  const f = form as Form<unknown>;
+  const activity = (f.get(path) as Activity | undefined) ?? { type: "hangup" };
+  const t = targets(activity.type, config);
+  return (
+    <fieldset>
+      <legend>{legend}</legend>
+      <SelectField
+        form={f}
+        path={`${path}.type`}
+        also={[path]}
+        label="Activity Type"
+        options={TYPES[kind].map((type) => ({ value: type, label: TYPE_LABELS[type] }))}
+        onChange={(type) => f.set(path, defaultActivity(type as Activity["type"], config))}
+      />
+      {activity.type === "external" ? (
+        <TextField form={f} path={`${path}.number`} label="Activity: phone number" type="tel" inputMode="tel" />
+      ) : t ? (
+        t.options.length > 0 ? (
+          <SelectField form={f} path={`${path}.${t.key}`} label="Activity" options={t.options} />
+        ) : (
+          <p class="hint" id={f.id(`${path}.${t.key}`)} tabIndex={-1}>
+            There is nothing of this type yet
+            {activity.type === "voicemail" ? " (no extension has voicemail enabled)" : ""}. Choose another Activity
+            Type, or add one first.
+          </p>
+        )
+      ) : null}
+    </fieldset>
+  );
+}

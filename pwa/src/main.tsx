@@ -1,0 +1,201 @@
+import { type ComponentType, render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { href, match, navigate, useRoute } from "./lib/router.ts";
+import { loadSession, logOut, useSession } from "./lib/session.ts";
+import { Login, Recover, Register, Reset } from "./screens/auth.tsx";
+
+/**
+ * The EdgePBX management portal. Login and recovery are in this first bundle; every other screen
+ * is its own chunk, loaded when first opened (and precached by the service worker for offline).
+ */
+
+type Params = Record<string, string>;
+type Screen = ComponentType<{ params: Params; query: URLSearchParams }>;
+
+/** A screen loaded on first use. */
+function lazy(load: () => Promise<Record<string, unknown>>, name: string): Screen {
+  let loaded: Screen | null = null;
+  return function Lazy(props) {
+    const [Component, setComponent] = useState<Screen | null>(() => loaded);
+    const [failed, setFailed] = useState(false);
+    useEffect(() => {
+      if (Component) return;
+      load()
+        .then((mod) => {
+          loaded = mod[name] as Screen;
+          setComponent(() => loaded);
+        })
+        .catch(() => setFailed(true));
+    }, [Component]);
+    if (failed) return <p role="alert">This screen could not be loaded. Check your connection and reload.</p>;
+    return Component ? <Component {...props} /> : <p class="loading">Loading…</p>;
+  };
+}
+
+const services = () => import("./screens/services.tsx");
+const account = () => import("./screens/account.tsx");
+const pbx = () => import("./screens/pbx.tsx");
+const extensions = () => import("./screens/extensions.tsx");
+const routes = () => import("./screens/routes.tsx");
+const holidays = () => import("./screens/holidays.tsx");
+const changes = () => import("./screens/changes.tsx");
+const simple = () => import("./screens/simple.tsx");
+const admin = () => import("./screens/users.tsx");
+
+const ROUTES: [string, Screen][] = [
+  ["/services", lazy(services, "MyServices")],
+  ["/account", lazy(account, "MyAccount")],
+  ["/admin/users", lazy(admin, "PortalUsers")],
+  ["/admin/users/:id", lazy(admin, "PortalUserEdit")],
+  ["/pbx/:pbx", lazy(pbx, "PbxHome")],
+  ["/pbx/:pbx/extensions", lazy(extensions, "OfficesAndUsers")],
+  ["/pbx/:pbx/extensions/:id", lazy(extensions, "ExtensionEdit")],
+  ["/pbx/:pbx/routes", lazy(routes, "CallRouting")],
+  ["/pbx/:pbx/routes/:id", lazy(routes, "CallRouteEdit")],
+  ["/pbx/:pbx/holidays", lazy(holidays, "Holidays")],
+  ["/pbx/:pbx/holidays/:id", lazy(holidays, "HolidayEdit")],
+  ["/pbx/:pbx/blacklist", lazy(simple, "Blacklist")],
+  ["/pbx/:pbx/blacklist/:id", lazy(simple, "BlacklistEdit")],
+  ["/pbx/:pbx/virtual-extensions", lazy(simple, "VirtualExtensions")],
+  ["/pbx/:pbx/virtual-extensions/:id", lazy(simple, "VirtualExtensionEdit")],
+  ["/pbx/:pbx/addons", lazy(simple, "ConfigureAddons")],
+  ["/pbx/:pbx/changes", lazy(changes, "ViewChanges")],
+  ["/pbx/:pbx/changes/details", lazy(changes, "ChangeDetails")],
+  ["/pbx/:pbx/history", lazy(changes, "ChangeHistory")],
+  ["/pbx/:pbx/history/:version", lazy(changes, "VersionDetails")],
+];
+
+const PUBLIC: [string, ComponentType<{ query: URLSearchParams }>][] = [
+  ["/login", Login],
+  ["/register", Register],
+  ["/recover", Recover],
+  ["/reset", Reset],
+];
+
+function Header({ admin }: { admin: boolean }) {
+  return (
+    <header class="top">
+      <a class="brand" href={href("/services")}>
+        EdgePBX
+      </a>
+      <nav aria-label="Portal">
+        <a href={href("/services")}>My Services</a>
+        {admin ? <a href={href("/admin/users")}>My Admin</a> : null}
+        <a href={href("/account")}>My Account</a>
+        <button
+          type="button"
+          class="link"
+          onClick={async () => {
+            await logOut();
+            navigate("/login");
+          }}
+        >
+          Log out
+        </button>
+      </nav>
+    </header>
+  );
+}
+
+function OfflineBanner() {
+  const [online, setOnline] = useState(navigator.onLine);
+  useEffect(() => {
+    const on = () => setOnline(true);
+    const off = () => setOnline(false);
+    addEventListener("online", on);
+    addEventListener("offline", off);
+    return () => {
+      removeEventListener("online", on);
+      removeEventListener("offline", off);
+    };
+  }, []);
+  if (online) return null;
+  return (
+    <div class="offline" role="status">
+      You are offline. Screens you opened before show what was last seen; saving and applying changes need a connection.
+    </div>
+  );
+}
+
+function App() {
+  const session = useSession();
+  const route = useRoute();
+  useEffect(() => {
+    void loadSession();
+  }, []);
+  useEffect(() => {
+    // Focus moves to the new screen's heading, so keyboard and screen-reader users follow along.
+    const h1 = document.querySelector("main h1") as HTMLElement | null;
+    if (h1) {
+      h1.tabIndex = -1;
+      h1.focus({ preventScroll: true });
+    }
+    window.scrollTo(0, 0);
+  }, [route.path]);
+  if (!session.loaded) return <p class="loading">Loading the portal…</p>;
+
+  for (const [pattern, Component] of PUBLIC) {
+    if (match(pattern, route.path)) {
+      if (session.user && pattern === "/login") {
+        navigate(route.query.get("next") ?? "/services", true);
+        return null;
+      }
+      return (
+        <main id="main" class="narrow">
+          <Component query={route.query} />
+        </main>
+      );
+    }
+  }
+  if (!session.user) {
+    const next = route.path === "/" ? "/services" : route.path;
+    return (
+      <main id="main" class="narrow">
+        <Login query={new URLSearchParams({ next })} expired={session.expired} />
+      </main>
+    );
+  }
+  let screen = null;
+  for (const [pattern, Component] of ROUTES) {
+    const params = match(pattern, route.path);
+    if (params) {
+      screen = <Component params={params} query={route.query} />;
+      break;
+    }
+  }
+  if (!screen && route.path === "/") {
+    navigate("/services", true);
+    return null;
+  }
+  return (
+    <>
+      <button type="button" class="skip" onClick={() => document.getElementById("main")?.focus()}>
+        Skip to content
+      </button>
+      <Header admin={session.user.role === "administrator"} />
+      <OfflineBanner />
+      <main id="main" tabIndex={-1}>
+        {screen ?? (
+          <>
+            <h1>Not found</h1>
+            <p>
+              There is no such page. <a href={href("/services")}>Go to My Services</a>
+            </p>
+          </>
+        )}
+      </main>
+    </>
+  );
+}
+
+const root = document.getElementById("app");
+if (root) {
+  root.textContent = "";
+  render(<App />, root);
+}
+
+if ("serviceWorker" in navigator && location.protocol !== "file:") {
+  addEventListener("load", () => {
+    navigator.serviceWorker.register("/sw.js").catch(() => {});
+  });
+}

@@ -1,0 +1,89 @@
+import type { JSX } from "preact";
+import { PbxFrame, usePbx } from "../lib/pbx.tsx";
+import { href } from "../lib/router.ts";
+
+/** The PBX homepage: its tiles, and "View PBX Changes" when there is something to apply. */
+
+const ICONS: Record<string, JSX.Element> = {
+  routes: <path d="M4 12h10m0 0-4-4m4 4-4 4M14 6h6v12h-6" />,
+  users: (
+    <>
+      <circle cx="9" cy="8" r="3.2" />
+      <path d="M3 20c0-3.5 2.7-6 6-6s6 2.5 6 6M16 5.5a3 3 0 0 1 0 5.6M18 14c2 .8 3 2.8 3 6" />
+    </>
+  ),
+  virtual: <path d="M5 4h14v16H5zM9 8h6M9 12h6M9 16h3" />,
+  blacklist: (
+    <>
+      <circle cx="12" cy="12" r="8" />
+      <path d="M6.5 6.5l11 11" />
+    </>
+  ),
+  holidays: <path d="M4 6h16v14H4zM4 10h16M8 3v5M16 3v5" />,
+  addons: <path d="M12 4v16M4 12h16" />,
+  changes: <path d="M12 7v5l3 3M20 12a8 8 0 1 1-2.3-5.7M20 4v4h-4" />,
+};
+
+function Tile({ to, label, icon, note }: { to: string; label: string; icon: string; note?: string }) {
+  return (
+    <li>
+      <a class="tile" href={href(to)}>
+        <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+          {ICONS[icon]}
+        </svg>
+        <span class="tile-label">{label}</span>
+        {note ? <span class="tile-note">{note}</span> : null}
+      </a>
+    </li>
+  );
+}
+
+export function PbxHome({ params }: { params: Record<string, string> }) {
+  const state = usePbx(params.pbx ?? "");
+  return (
+    <PbxFrame state={state} title={state.data?.summary.pbx.name ?? "PBX"}>
+      {({ id, summary, config }) => (
+        <>
+          <p class="meta">
+            SIP domain <code>{summary.sipDomain}</code> · {summary.channels} channels ·{" "}
+            {summary.appliedVersion ? `version ${summary.appliedVersion} live` : "not applied yet"}
+          </p>
+          <ul class="tiles">
+            <Tile
+              to={`/pbx/${id}/routes`}
+              label="Call Routing"
+              icon="routes"
+              note={`${config.callRoutes.length} numbers`}
+            />
+            <Tile
+              to={`/pbx/${id}/extensions`}
+              label="Offices & Users"
+              icon="users"
+              note={`${config.extensions.length} extensions`}
+            />
+            <Tile
+              to={`/pbx/${id}/virtual-extensions`}
+              label="Virtual Extensions"
+              icon="virtual"
+              note={`${config.virtualExtensions.length} speed dials`}
+            />
+            <Tile
+              to={`/pbx/${id}/blacklist`}
+              label="Blacklist"
+              icon="blacklist"
+              note={`${config.blacklist.length} numbers`}
+            />
+            <Tile
+              to={`/pbx/${id}/holidays`}
+              label="Holidays"
+              icon="holidays"
+              note={`${config.holidays.length} conditions`}
+            />
+            <Tile to={`/pbx/${id}/addons`} label="Addons" icon="addons" note="Configure Addons" />
+            <Tile to={`/pbx/${id}/history`} label="Change History" icon="changes" note="Applied versions" />
+          </ul>
+        </>
+      )}
+    </PbxFrame>
+  );
+}
