@@ -20,6 +20,7 @@ import WebSocket from "ws";
 import { devMediaNodeToken, type RunningEdge, startEdge } from "../scripts/lib/edge.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { MailSink } from "./support/mail-sink.ts";
+import { PortalClient } from "./support/portal-client.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dirname, "artifacts/pwa");
@@ -439,3 +440,177 @@ async function waitForLink(to: string): Promise<string> {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** A fresh account registered through the browser context's API (the context keeps the cookie). */
+async function registerIn(context: BrowserContext, name: string) {
+  const email = `${name.toLowerCase().replace(/\W+/g, ".")}.${Date.now().toString(36)}@example.test`;
+  const password = "correct horse battery";
+  const res = await context.request.post(`${edge.url}/api/auth/register`, { data: { name, email, password } });
+  assert.equal(res.status(), 201, await res.text());
+  const csrf = ((await res.json()) as { csrfToken: string }).csrfToken;
+  const send = async (method: "POST" | "PATCH", path: string, data: unknown) => {
+    const answer = await context.request.fetch(`${edge.url}/api${path}`, {
+      method,
+      data,
+      headers: { "x-csrf-token": csrf },
+    });
+    assert.ok(answer.ok(), `${method} ${path}: ${answer.status()} ${await answer.text()}`);
+    return answer.json();
+  };
+  return { email, password, send };
+}
+
+/** The portal's service worker controls the page, and IndexedDB holds a last-seen PBX. */
+async function readyForOffline(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => navigator.serviceWorker?.controller !== null && navigator.serviceWorker?.controller !== undefined,
+  );
+  await page.waitForFunction(
+    () =>
+      new Promise<boolean>((ok) => {
+        const open = indexedDB.open("edgepbx");
+        open.addEventListener("error", () => ok(false));
+        open.addEventListener("success", () => {
+          try {
+            const count = open.result.transaction("pbxs").objectStore("pbxs").count();
+            count.addEventListener("success", () => ok(count.result > 0));
+            count.addEventListener("error", () => ok(false));
+          } catch {
+            ok(false);
+          }
+        });
+      }),
+  );
+}
+
+test("offline: the PBX opens as last seen, edits are queued and replayed with If-Match, a conflicting edit is shown", async () => {
+  const context = await phoneContext();
+  const page = watch(await context.newPage());
+  try {
+    const admin = await registerIn(context, "Olive Offline");
+    const pbx = ((await admin.send("POST", "/pbxs", { name: "Island Office" })) as { pbx: { id: string } }).pbx.id;
+    const holiday = (await admin.send("POST", `/pbxs/${pbx}/holidays`, {
+      name: "Easter",
+      dates: ["2027-03-26"],
+      action: { type: "hangup" },
+    })) as { id: string };
+    const did = `+613${String(Date.now()).slice(-8)}`;
+    const route = (await admin.send("POST", `/pbxs/${pbx}/call-routes`, {
+      did,
+      timezone: "Australia/Sydney",
+      alertName: "Reception",
+      activity: { type: "hangup" },
+    })) as { id: string };
+
+    await page.goto(`${edge.url}/#/pbx/${pbx}`);
+    await page.getByRole("heading", { name: "Island Office" }).waitFor();
+    await readyForOffline(page);
+
+    // ---- no network: the shell from the service worker, the PBX from IndexedDB ----
+    await context.setOffline(true);
+    await page.reload();
+    await page.getByText("You are offline.").waitFor();
+    await page.getByRole("heading", { name: "Island Office" }).waitFor();
+    await page.getByText("Offline: showing this PBX as last seen").waitFor();
+    await shot(page, "16-offline-pbx");
+
+    await page.locator(".tile", { hasText: "Call Routing" }).click();
+    await page.getByRole("link", { name: /Reception/ }).click();
+    await page.getByLabel("Call Alert Name").fill("Front desk");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Saved on this device: it is sent to the PBX when you are back online.").waitFor();
+    await page.getByRole("link", { name: "Island Office" }).click();
+    await page.locator(".tile", { hasText: "Holidays" }).click();
+    await page.getByRole("link", { name: /Easter/ }).click();
+    await page.getByLabel("Name").fill("Easter Monday");
+    await page.getByRole("button", { name: "Save" }).click();
+    const outbox = page.locator(".outbox");
+    await outbox.getByText("Changes saved on this device (2)").waitFor();
+    assert.match((await outbox.textContent()) ?? "", new RegExp(`Change call route \\${did}.*waiting for the network`));
+    await shot(page, "17-offline-queued");
+
+    // Meanwhile someone else changes the holiday on the edge.
+    const other = new PortalClient(edge.url);
+    await other.expect(200, "POST", "/api/auth/login", { email: admin.email, password: admin.password });
+    await other.expect(200, "PATCH", `/api/pbxs/${pbx}/holidays/${holiday.id}`, {
+      dates: ["2027-03-26", "2027-03-29"],
+    });
+
+    // ---- back online: the route edit goes through, the holiday edit is a conflict ----
+    await context.setOffline(false);
+    await outbox.getByText("Changes saved on this device (1)").waitFor({ timeout: 15_000 });
+    await outbox.getByText("Someone changed this on the PBX while you were offline").waitFor();
+    assert.match((await outbox.textContent()) ?? "", /Change holiday Easter Monday\s*conflict/);
+    await shot(page, "18-offline-conflict");
+    const sentRoute = await other.expect<{ alertName: string }>(200, "GET", `/api/pbxs/${pbx}/call-routes/${route.id}`);
+    assert.equal(sentRoute.alertName, "Front desk");
+    const keptHoliday = await other.expect<{ name: string; dates: string[] }>(
+      200,
+      "GET",
+      `/api/pbxs/${pbx}/holidays/${holiday.id}`,
+    );
+    assert.deepEqual([keptHoliday.name, keptHoliday.dates], ["Easter", ["2027-03-26", "2027-03-29"]]);
+
+    await outbox.getByRole("button", { name: "Discard" }).click();
+    await outbox.getByText("1 change saved offline was sent to the PBX.").waitFor();
+  } catch (error) {
+    await page.screenshot({ path: join(ARTIFACTS, "failure-offline.png"), fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await context.close();
+  }
+  assert.deepEqual(pageErrors, [], "no script errors in the portal");
+});
+
+test("an Administrator creates a Client User under My Admin → Portal Users, who then sees only their PBX", async () => {
+  const context = await phoneContext();
+  const page = watch(await context.newPage());
+  let clientContext: BrowserContext | null = null;
+  try {
+    const admin = await registerIn(context, "Ada Admin");
+    const north = ((await admin.send("POST", "/pbxs", { name: "North Branch" })) as { pbx: { id: string } }).pbx.id;
+    const south = ((await admin.send("POST", "/pbxs", { name: "South Branch" })) as { pbx: { id: string } }).pbx.id;
+    const clientEmail = `carl.client.${Date.now().toString(36)}@example.test`;
+
+    await page.goto(`${edge.url}/#/services`);
+    await page.getByRole("link", { name: "My Admin" }).click();
+    await page.getByRole("heading", { name: "Portal Users" }).waitFor();
+    await page.getByRole("link", { name: "Add Portal User" }).click();
+    await page.getByLabel("Email").fill(clientEmail);
+    await page.getByRole("textbox", { name: "Name", exact: true }).fill("Carl Client");
+    await page.getByLabel("Role").selectOption("clientUser");
+    await page.getByLabel("Password").fill("client password 1");
+    await page.getByLabel("North Branch").check();
+    await checkAccessible(page, "portal user form");
+    await shot(page, "19-portal-user-form");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("link", { name: new RegExp(clientEmail.replace(/\./g, "\\.")) }).waitFor();
+    await shot(page, "20-portal-users");
+
+    clientContext = await phoneContext();
+    const client = watch(await clientContext.newPage());
+    await client.goto(`${edge.url}/`);
+    await client.getByLabel("Email (username)").fill(clientEmail);
+    await client.getByLabel("Password").fill("client password 1");
+    await client.getByRole("button", { name: "Log in" }).click();
+    await client.getByRole("heading", { name: "My Services" }).waitFor();
+    await client.getByRole("link", { name: /North Branch/ }).waitFor();
+    assert.equal(await client.getByRole("link", { name: /South Branch/ }).count(), 0);
+    assert.equal(await client.getByRole("link", { name: "My Admin" }).count(), 0, "no My Admin for a Client User");
+    assert.equal(await client.getByRole("heading", { name: "Create a PBX" }).count(), 0);
+    await client.goto(`${edge.url}/#/pbx/${south}`);
+    await client.getByText("This PBX does not exist or is not yours to see.").waitFor();
+    const mine = (await (await clientContext.request.get(`${edge.url}/api/pbxs`)).json()) as { pbxs: { id: string }[] };
+    assert.deepEqual(
+      mine.pbxs.map((p) => p.id),
+      [north],
+    );
+  } catch (error) {
+    await page.screenshot({ path: join(ARTIFACTS, "failure-users.png"), fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await clientContext?.close();
+    await context.close();
+  }
+  assert.deepEqual(pageErrors, [], "no script errors in the portal");
+});

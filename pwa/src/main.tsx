@@ -1,5 +1,7 @@
 import { type ComponentType, render } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { edgeReachable, onReachability } from "./lib/api.ts";
+import { discardQueued, dismissReplay, startOutbox, useOutbox } from "./lib/outbox.ts";
 import { href, match, navigate, useRoute } from "./lib/router.ts";
 import { loadSession, logOut, useSession } from "./lib/session.ts";
 import { Login, Recover, Register, Reset } from "./screens/auth.tsx";
@@ -98,22 +100,94 @@ function Header({ admin }: { admin: boolean }) {
 }
 
 function OfflineBanner() {
-  const [online, setOnline] = useState(navigator.onLine);
+  const [online, setOnline] = useState(navigator.onLine && edgeReachable());
   useEffect(() => {
-    const on = () => setOnline(true);
-    const off = () => setOnline(false);
-    addEventListener("online", on);
-    addEventListener("offline", off);
+    const update = () => setOnline(navigator.onLine && edgeReachable());
+    addEventListener("online", update);
+    addEventListener("offline", update);
+    const stop = onReachability(update);
+    update();
     return () => {
-      removeEventListener("online", on);
-      removeEventListener("offline", off);
+      removeEventListener("online", update);
+      removeEventListener("offline", update);
+      stop();
     };
   }, []);
   if (online) return null;
   return (
     <div class="offline" role="status">
-      You are offline. Screens you opened before show what was last seen; saving and applying changes need a connection.
+      You are offline. PBXs you opened before show what was last seen, and changes you save are kept on this device and
+      sent when you are back online. Applying changes and the change history need a connection.
     </div>
+  );
+}
+
+const SCREEN_OF: Record<string, string> = {
+  extensions: "extensions",
+  "call-routes": "routes",
+  holidays: "holidays",
+  blacklist: "blacklist",
+  "virtual-extensions": "virtual-extensions",
+};
+
+/** Edits saved offline: waiting, sent, or refused because of a conflict. */
+function Outbox() {
+  const { items, lastReplay } = useOutbox();
+  if (items.length === 0 && !lastReplay) return null;
+  return (
+    <section class="outbox" aria-labelledby="outbox-title" aria-live="polite">
+      {items.length > 0 ? (
+        <>
+          <h2 id="outbox-title">Changes saved on this device ({items.length})</h2>
+          <ul>
+            {items.map((item) => (
+              <li key={item.seq} class={`queued ${item.state}`}>
+                <span class="row-title">{item.label}</span>{" "}
+                <span class="row-meta">
+                  {item.state === "queued"
+                    ? "waiting for the network"
+                    : item.state === "conflict"
+                      ? "conflict"
+                      : "refused"}
+                </span>
+                {item.problem ? <p class="field-error">{item.problem}</p> : null}
+                <div class="row-actions">
+                  {item.state !== "queued" && item.entityId ? (
+                    <a
+                      class="button secondary"
+                      href={href(`/pbx/${item.pbx}/${SCREEN_OF[item.collection] ?? ""}/${item.entityId}`)}
+                    >
+                      Open
+                    </a>
+                  ) : null}
+                  <button
+                    type="button"
+                    class="secondary"
+                    onClick={() => item.seq !== undefined && discardQueued(item.seq)}
+                  >
+                    Discard
+                  </button>
+                </div>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : lastReplay ? (
+        <div class="notice">
+          <h2 id="outbox-title">Back online</h2>
+          <p>
+            {lastReplay.sent === 1 ? "1 change saved offline was" : `${lastReplay.sent} changes saved offline were`}{" "}
+            sent to the PBX.{" "}
+            {lastReplay.pbxs.length === 1 ? (
+              <a href={href(`/pbx/${lastReplay.pbxs[0]}/changes`)}>View PBX Changes</a>
+            ) : null}
+          </p>
+          <button type="button" class="secondary" onClick={dismissReplay}>
+            OK
+          </button>
+        </div>
+      ) : null}
+    </section>
   );
 }
 
@@ -175,6 +249,7 @@ function App() {
       <Header admin={session.user.role === "administrator"} />
       <OfflineBanner />
       <main id="main" tabIndex={-1}>
+        <Outbox />
         {screen ?? (
           <>
             <h1>Not found</h1>
@@ -192,6 +267,7 @@ const root = document.getElementById("app");
 if (root) {
   root.textContent = "";
   render(<App />, root);
+  startOutbox();
 }
 
 if ("serviceWorker" in navigator && location.protocol !== "file:") {

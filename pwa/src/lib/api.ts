@@ -36,10 +36,32 @@ export class ApiError extends Error {
 export interface ApiResult<T> {
   data: T;
   etag: string | null;
+  /** After an edit: the draft configuration's new ETag. */
+  draftEtag: string | null;
   status: number;
 }
 
 let csrfToken: string | null = null;
+let reachable = true;
+const reachability = new Set<(reachable: boolean) => void>();
+
+/** Whether the last request reached the edge (navigator.onLine alone misses a dead link). */
+export function edgeReachable(): boolean {
+  return reachable;
+}
+
+export function onReachability(listener: (reachable: boolean) => void): () => void {
+  reachability.add(listener);
+  return () => {
+    reachability.delete(listener);
+  };
+}
+
+function setReachable(value: boolean): void {
+  if (value === reachable) return;
+  reachable = value;
+  for (const listener of reachability) listener(value);
+}
 let onUnauthenticated: (() => void) | null = null;
 
 export function setCsrfToken(token: string | null): void {
@@ -57,6 +79,9 @@ export async function api<T = unknown>(
   body?: unknown,
   options: { ifMatch?: string | null; quiet401?: boolean } = {},
 ): Promise<ApiResult<T>> {
+  // A portal opened offline never got its CSRF token: ask for it before the first write.
+  if (method !== "GET" && !csrfToken && !path.startsWith("/auth/"))
+    await api("GET", "/me", undefined, { quiet401: true }).catch(() => {});
   const headers: Record<string, string> = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET" && csrfToken) headers["x-csrf-token"] = csrfToken;
@@ -70,11 +95,13 @@ export async function api<T = unknown>(
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   } catch {
+    setReachable(false);
     throw new ApiError(0, {
       title: "No connection",
       detail: "The portal cannot reach the server. Check your connection; nothing you typed is lost.",
     });
   }
+  setReachable(true);
   const text = await res.text();
   let parsed: unknown = null;
   try {
@@ -88,5 +115,10 @@ export async function api<T = unknown>(
   }
   const token = (parsed as { csrfToken?: unknown } | null)?.csrfToken;
   if (typeof token === "string") csrfToken = token;
-  return { data: parsed as T, etag: res.headers.get("etag"), status: res.status };
+  return {
+    data: parsed as T,
+    etag: res.headers.get("etag"),
+    draftEtag: res.headers.get("x-draft-etag"),
+    status: res.status,
+  };
 }

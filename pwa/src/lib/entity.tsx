@@ -1,10 +1,12 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Activity } from "../../../shared/config/activity.ts";
+import { contentTag } from "../../../shared/config/hash.ts";
 import { COLLECTIONS, type CollectionName } from "../../../shared/config/input.ts";
 import type { PbxConfig } from "../../../shared/config/schema.ts";
 import { ApiError, api } from "./api.ts";
 import { type Form, type Option, SelectField, TextField, zodErrors } from "./forms.tsx";
-import { markPending } from "./pbx.tsx";
+import { queueEdit } from "./outbox.ts";
+import { cachedPbx, markPending } from "./pbx.tsx";
 
 /** Reading and saving one entity of a PBX collection, with the shared input schema checked first. */
 
@@ -31,6 +33,13 @@ export interface Loaded<T> {
   loading: boolean;
 }
 
+/**
+ * One entity with its ETag. Offline, it comes from the PBX's last-seen configuration. Entities
+ * without secrets read the same redacted as stored, so their ETag is the edge's own (content tag
+ * of the entity): an edit is refused later only if that entity changed meanwhile. Extensions and
+ * add-ons hold secrets the portal never sees; they take the draft's ETag (refused if anything in
+ * the PBX changed).
+ */
 export function useEntity<T>(pbx: string, collection: CollectionName | "addons", id: string | null): Loaded<T> {
   const [state, setState] = useState<Loaded<T>>({ entity: null, etag: null, error: null, loading: id !== null });
   useEffect(() => {
@@ -40,13 +49,25 @@ export function useEntity<T>(pbx: string, collection: CollectionName | "addons",
       .then(({ data, etag }) =>
         setState({ entity: data, etag: etag ?? data.etag ?? null, error: null, loading: false }),
       )
-      .catch((error: ApiError) => setState({ entity: null, etag: null, error, loading: false }));
+      .catch(async (error: ApiError) => {
+        const cached = error.offline ? await cachedPbx(pbx) : undefined;
+        const entity = !cached
+          ? undefined
+          : collection === "addons"
+            ? cached.config.addons
+            : (cached.config[COLLECTIONS[collection].key] as { id: string }[]).find((e) => e.id === id);
+        if (!cached || !entity) return setState({ entity: null, etag: null, error, loading: false });
+        const etag = collection === "extensions" || collection === "addons" ? cached.etag : `"e${contentTag(entity)}"`;
+        setState({ entity: entity as T, etag, error: null, loading: false });
+      });
   }, [pbx, collection, id]);
   return state;
 }
 
 export interface Saved {
   id: string;
+  /** Kept on this device (offline), to be sent when the network returns. */
+  queued?: boolean;
   etag?: string;
   generatedSecrets?: Record<string, string>;
   [field: string]: unknown;
@@ -63,6 +84,7 @@ export async function saveEntity(
   id: string | null,
   body: Record<string, unknown>,
   etag: string | null,
+  label = "",
 ): Promise<Saved | null> {
   const checked = COLLECTIONS[collection].input.safeParse(body);
   if (!checked.success) {
@@ -78,6 +100,22 @@ export async function saveEntity(
     (form as Form<unknown>).forget();
     return data;
   } catch (error) {
+    if (error instanceof ApiError && error.offline) {
+      const cached = await cachedPbx(pbx);
+      const queued = await queueEdit({
+        pbx,
+        collection,
+        entityId: id,
+        method: id === null ? "POST" : "PATCH",
+        body,
+        // Creates cannot overwrite anything; an update is checked against what it was based on.
+        ifMatch: id === null ? null : (etag ?? cached?.etag ?? null),
+        label: `${id === null ? "Add" : "Change"} ${label}`.trim(),
+      });
+      if (!queued) throw error;
+      (form as Form<unknown>).forget();
+      return { id: id ?? "", queued: true };
+    }
     if (error instanceof ApiError && error.status === 409 && error.problem.type?.endsWith("/stale"))
       throw new ApiError(409, {
         ...error.problem,
@@ -88,10 +126,34 @@ export async function saveEntity(
   }
 }
 
-export async function deleteEntity(pbx: string, collection: CollectionName, id: string): Promise<void> {
-  await api("DELETE", `/pbxs/${pbx}/${collection}/${id}`);
-  markPending(pbx);
+/** Deletes an entity; offline, the delete is queued like an edit. True when it was queued. */
+export async function deleteEntity(
+  pbx: string,
+  collection: CollectionName,
+  id: string,
+  etag: string | null = null,
+  label = "",
+): Promise<boolean> {
+  try {
+    await api("DELETE", `/pbxs/${pbx}/${collection}/${id}`, undefined, { ifMatch: etag });
+    markPending(pbx);
+    return false;
+  } catch (error) {
+    if (!(error instanceof ApiError && error.offline)) throw error;
+    const queued = await queueEdit({
+      pbx,
+      collection,
+      entityId: id,
+      method: "DELETE",
+      ifMatch: etag,
+      label: `Delete ${label}`,
+    });
+    if (!queued) throw error;
+    return true;
+  }
 }
+
+export const QUEUED_NOTICE = "Saved on this device: it is sent to the PBX when you are back online.";
 
 /** "" → null for optional fields the API stores as null. */
 export const orNull = (value: unknown): string | null =>

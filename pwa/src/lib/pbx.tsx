@@ -1,7 +1,7 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import type { PbxConfig } from "../../../shared/config/schema.ts";
-import { ApiError, api } from "./api.ts";
+import { ApiError, api, onReachability } from "./api.ts";
 import { href } from "./router.ts";
 import { type CachedPbx, type PbxSummary, store } from "./store.ts";
 
@@ -54,6 +54,15 @@ export function usePbx(id: string): PbxState {
   }, [id]);
   useEffect(() => {
     void reload();
+    const again = () => void reload();
+    addEventListener("edgepbx:replayed", again);
+    addEventListener("online", again);
+    const stop = onReachability((reachable) => reachable && again());
+    return () => {
+      removeEventListener("edgepbx:replayed", again);
+      removeEventListener("online", again);
+      stop();
+    };
   }, [reload]);
   return { data, error, offline, reload };
 }
@@ -62,6 +71,11 @@ export function usePbx(id: string): PbxState {
 export function markPending(id: string): void {
   const entry = memory.get(id);
   if (entry) memory.set(id, { ...entry, summary: { ...entry.summary, pendingChanges: true } });
+}
+
+/** The PBX as last seen: in memory, else from IndexedDB. */
+export async function cachedPbx(id: string): Promise<CachedPbx | undefined> {
+  return memory.get(id) ?? (await store.loadPbx(id));
 }
 
 export function forgetPbx(id: string): void {

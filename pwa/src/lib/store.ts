@@ -23,18 +23,38 @@ export interface CachedPbx {
   seenAt: string;
 }
 
+/** An edit saved while offline, sent when the network returns (see outbox.ts). */
+export interface QueuedEdit {
+  seq?: number;
+  pbx: string;
+  collection: string;
+  entityId: string | null;
+  method: "POST" | "PATCH" | "DELETE";
+  body?: unknown;
+  /** The ETag the edit was based on: a conflicting change on the edge refuses it (409). */
+  ifMatch: string | null;
+  label: string;
+  queuedAt: string;
+  state: "queued" | "conflict" | "failed";
+  problem?: string;
+}
+
 interface PortalDb extends DBSchema {
   pbxs: { key: string; value: CachedPbx };
   services: { key: string; value: { key: string; pbxs: PbxSummary["pbx"][]; seenAt: string } };
+  outbox: { key: number; value: QueuedEdit };
 }
 
 let db: Promise<IDBPDatabase<PortalDb>> | null = null;
 
 function open(): Promise<IDBPDatabase<PortalDb>> {
-  db ??= openDB<PortalDb>("edgepbx", 1, {
-    upgrade(database) {
-      database.createObjectStore("pbxs", { keyPath: "id" });
-      database.createObjectStore("services", { keyPath: "key" });
+  db ??= openDB<PortalDb>("edgepbx", 2, {
+    upgrade(database, oldVersion) {
+      if (oldVersion < 1) {
+        database.createObjectStore("pbxs", { keyPath: "id" });
+        database.createObjectStore("services", { keyPath: "key" });
+      }
+      if (oldVersion < 2) database.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
     },
   });
   return db;
@@ -58,5 +78,13 @@ export const store = {
       undefined,
     ),
   loadServices: () => safely((d) => d.get("services", "mine"), undefined),
-  clear: () => safely((d) => Promise.all([d.clear("pbxs"), d.clear("services")]).then(() => undefined), undefined),
+  queue: (edit: QueuedEdit) => safely((d) => d.add("outbox", edit).then(() => true), false),
+  queued: () => safely((d) => d.getAll("outbox"), [] as QueuedEdit[]),
+  updateQueued: (edit: QueuedEdit) => safely((d) => d.put("outbox", edit).then(() => undefined), undefined),
+  unqueue: (seq: number) => safely((d) => d.delete("outbox", seq), undefined),
+  clear: () =>
+    safely(
+      (d) => Promise.all([d.clear("pbxs"), d.clear("services"), d.clear("outbox")]).then(() => undefined),
+      undefined,
+    ),
 };

@@ -1,6 +1,15 @@
 import { useState } from "preact/hooks";
 import type { Extension } from "../../../shared/config/schema.ts";
-import { deleteEntity, orNull, type Saved, saveEntity, setFlash, useEntity, useFlash } from "../lib/entity.tsx";
+import {
+  deleteEntity,
+  orNull,
+  QUEUED_NOTICE,
+  type Saved,
+  saveEntity,
+  setFlash,
+  useEntity,
+  useFlash,
+} from "../lib/entity.tsx";
 import { CheckField, FormErrors, Notice, TextField, useForm } from "../lib/forms.tsx";
 import { PbxFrame, usePbx } from "../lib/pbx.tsx";
 import { href, navigate } from "../lib/router.ts";
@@ -183,9 +192,21 @@ function ExtensionForm(props: { pbx: string; sipDomain: string; existing: Extens
   const onSubmit = (e: Event) => {
     e.preventDefault();
     void form.submit(async () => {
-      const saved = await saveEntity(form, pbx, "extensions", existing?.id ?? null, bodyOf(v, existing), props.etag);
+      const label = `extension ${v.number} ${v.name}`;
+      const saved = await saveEntity(
+        form,
+        pbx,
+        "extensions",
+        existing?.id ?? null,
+        bodyOf(v, existing),
+        props.etag,
+        label,
+      );
       if (!saved) return;
-      if (existing) {
+      if (saved.queued) {
+        setFlash(QUEUED_NOTICE);
+        navigate(list);
+      } else if (existing) {
         setFlash(`Extension ${v.number} ${v.name} saved. Your changes are ready to apply.`);
         navigate(list);
       } else setCreated(saved);
@@ -290,9 +311,17 @@ function ExtensionForm(props: { pbx: string; sipDomain: string; existing: Extens
             onClick={() =>
               confirm(`Delete extension ${existing.number} ${existing.name}?`) &&
               form.submit(async () => {
-                await deleteEntity(pbx, "extensions", existing.id);
+                const queued = await deleteEntity(
+                  pbx,
+                  "extensions",
+                  existing.id,
+                  props.etag,
+                  `extension ${existing.number}`,
+                );
                 form.forget();
-                setFlash(`Extension ${existing.number} deleted. Your changes are ready to apply.`);
+                setFlash(
+                  queued ? QUEUED_NOTICE : `Extension ${existing.number} deleted. Your changes are ready to apply.`,
+                );
                 navigate(list);
               })
             }

@@ -4,6 +4,7 @@ import {
   ActivityFields,
   defaultActivity,
   deleteEntity,
+  QUEUED_NOTICE,
   saveEntity,
   setFlash,
   useEntity,
@@ -108,9 +109,21 @@ function HolidayForm(props: { pbx: string; config: PbxConfig; existing: Holiday 
     e.preventDefault();
     void form.submit(async () => {
       const body = { name: v.name, dates: v.dates.map((d) => d.trim()).filter((d) => d !== ""), action: v.action };
-      const saved = await saveEntity(form, pbx, "holidays", existing?.id ?? null, body, props.etag);
+      const saved = await saveEntity(
+        form,
+        pbx,
+        "holidays",
+        existing?.id ?? null,
+        body,
+        props.etag,
+        `holiday ${v.name}`,
+      );
       if (!saved) return;
-      setFlash(`Holiday condition ${v.name} saved. Assign it to an inbound route under Call Routing.`);
+      setFlash(
+        saved.queued
+          ? QUEUED_NOTICE
+          : `Holiday condition ${v.name} saved. Assign it to an inbound route under Call Routing.`,
+      );
       navigate(list);
     });
   };
@@ -166,9 +179,9 @@ function HolidayForm(props: { pbx: string; config: PbxConfig; existing: Holiday 
             onClick={() =>
               confirm(`Delete the holiday condition ${existing.name}?`) &&
               form.submit(async () => {
-                await deleteEntity(pbx, "holidays", existing.id);
+                const queued = await deleteEntity(pbx, "holidays", existing.id, props.etag, `holiday ${existing.name}`);
                 form.forget();
-                setFlash(`Holiday condition ${existing.name} deleted.`);
+                setFlash(queued ? QUEUED_NOTICE : `Holiday condition ${existing.name} deleted.`);
                 navigate(list);
               })
             }

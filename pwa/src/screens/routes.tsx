@@ -5,6 +5,7 @@ import {
   defaultActivity,
   deleteEntity,
   orNull,
+  QUEUED_NOTICE,
   saveEntity,
   setFlash,
   useEntity,
@@ -178,8 +179,20 @@ function RouteForm(props: { pbx: string; config: PbxConfig; existing: CallRoute 
   const onSubmit = (e: Event) => {
     e.preventDefault();
     void form.submit(async () => {
-      const saved = await saveEntity(form, pbx, "call-routes", existing?.id ?? null, bodyOf(v), props.etag);
+      const saved = await saveEntity(
+        form,
+        pbx,
+        "call-routes",
+        existing?.id ?? null,
+        bodyOf(v),
+        props.etag,
+        `call route ${v.did}`,
+      );
       if (!saved) return;
+      if (saved.queued) {
+        setFlash(QUEUED_NOTICE);
+        return navigate(list);
+      }
       const code = (saved.forwardAll as { dialCode: string | null } | undefined)?.dialCode;
       setFlash(
         `Call route ${v.did} saved.${v.forwardAll.enabled && code ? ` Allocated Dial Code: ${code}.` : ""} Your changes are ready to apply.`,
@@ -296,9 +309,17 @@ function RouteForm(props: { pbx: string; config: PbxConfig; existing: CallRoute 
             onClick={() =>
               confirm(`Delete the call route for ${existing.did}?`) &&
               form.submit(async () => {
-                await deleteEntity(pbx, "call-routes", existing.id);
+                const queued = await deleteEntity(
+                  pbx,
+                  "call-routes",
+                  existing.id,
+                  props.etag,
+                  `call route ${existing.did}`,
+                );
                 form.forget();
-                setFlash(`Call route ${existing.did} deleted. Your changes are ready to apply.`);
+                setFlash(
+                  queued ? QUEUED_NOTICE : `Call route ${existing.did} deleted. Your changes are ready to apply.`,
+                );
                 navigate(list);
               })
             }

@@ -7,6 +7,7 @@ import {
   defaultActivity,
   deleteEntity,
   orNull,
+  QUEUED_NOTICE,
   saveEntity,
   setFlash,
   useEntity,
@@ -112,8 +113,17 @@ function BlacklistForm({ pbx, existing, etag }: { pbx: string; existing: Blackli
     e.preventDefault();
     void form.submit(async () => {
       const body = { number: form.values.number.trim(), note: orNull(form.values.note) };
-      if (!(await saveEntity(form, pbx, "blacklist", existing?.id ?? null, body, etag))) return;
-      setFlash(`${body.number} is blacklisted once you apply your changes.`);
+      const saved = await saveEntity(
+        form,
+        pbx,
+        "blacklist",
+        existing?.id ?? null,
+        body,
+        etag,
+        `blacklist ${body.number}`,
+      );
+      if (!saved) return;
+      setFlash(saved.queued ? QUEUED_NOTICE : `${body.number} is blacklisted once you apply your changes.`);
       navigate(list);
     });
   };
@@ -131,9 +141,15 @@ function BlacklistForm({ pbx, existing, etag }: { pbx: string; existing: Blackli
             ? () =>
                 confirm(`Remove ${existing.number} from the blacklist?`) &&
                 form.submit(async () => {
-                  await deleteEntity(pbx, "blacklist", existing.id);
+                  const queued = await deleteEntity(
+                    pbx,
+                    "blacklist",
+                    existing.id,
+                    etag,
+                    `blacklist ${existing.number}`,
+                  );
                   form.forget();
-                  setFlash(`${existing.number} removed from the blacklist.`);
+                  setFlash(queued ? QUEUED_NOTICE : `${existing.number} removed from the blacklist.`);
                   navigate(list);
                 })
             : undefined
@@ -229,8 +245,14 @@ function VirtualForm(props: {
     e.preventDefault();
     void form.submit(async () => {
       const body = { ...form.values, number: form.values.number.trim() };
-      if (!(await saveEntity(form, pbx, "virtual-extensions", existing?.id ?? null, body, props.etag))) return;
-      setFlash(`Virtual extension ${body.number} ${body.name} saved. Your changes are ready to apply.`);
+      const label = `virtual extension ${body.number} ${body.name}`;
+      const saved = await saveEntity(form, pbx, "virtual-extensions", existing?.id ?? null, body, props.etag, label);
+      if (!saved) return;
+      setFlash(
+        saved.queued
+          ? QUEUED_NOTICE
+          : `Virtual extension ${body.number} ${body.name} saved. Your changes are ready to apply.`,
+      );
       navigate(list);
     });
   };
@@ -256,9 +278,15 @@ function VirtualForm(props: {
             ? () =>
                 confirm(`Delete virtual extension ${existing.number}?`) &&
                 form.submit(async () => {
-                  await deleteEntity(pbx, "virtual-extensions", existing.id);
+                  const queued = await deleteEntity(
+                    pbx,
+                    "virtual-extensions",
+                    existing.id,
+                    props.etag,
+                    `virtual extension ${existing.number}`,
+                  );
                   form.forget();
-                  setFlash(`Virtual extension ${existing.number} deleted.`);
+                  setFlash(queued ? QUEUED_NOTICE : `Virtual extension ${existing.number} deleted.`);
                   navigate(list);
                 })
             : undefined
