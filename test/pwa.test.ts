@@ -108,7 +108,12 @@ function watch(page: Page): Page {
 
 async function shot(page: Page, name: string): Promise<void> {
   const size = page.viewportSize()?.width === PHONE.width ? "phone" : "desktop";
-  await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}.png`), fullPage: true });
+  // Full page, with the sticky Save bar in its place rather than over the middle of the form.
+  await page.screenshot({
+    path: join(ARTIFACTS, `${name}-${size}.png`),
+    fullPage: true,
+    style: ".actions.sticky { position: static; }",
+  });
 }
 
 /**
@@ -610,6 +615,83 @@ test("an Administrator creates a Client User under My Admin → Portal Users, wh
     throw error;
   } finally {
     await clientContext?.close();
+    await context.close();
+  }
+  assert.deepEqual(pageErrors, [], "no script errors in the portal");
+});
+
+test("Addons: the disclaimer is agreed before the Call Recording Plugin is enabled; FTP access, a Virtual FAX sender, then a route records", async () => {
+  const context = await phoneContext();
+  const page = watch(await context.newPage());
+  try {
+    const admin = await registerIn(context, "Rita Recorder");
+    const pbx = ((await admin.send("POST", "/pbxs", { name: "Quay Office" })) as { pbx: { id: string } }).pbx.id;
+    const did = `+614${String(Date.now()).slice(-8)}`;
+    await admin.send("POST", `/pbxs/${pbx}/call-routes`, {
+      did,
+      timezone: "UTC",
+      alertName: "Sales",
+      activity: { type: "hangup" },
+    });
+
+    await page.goto(`${edge.url}/#/pbx/${pbx}`);
+    await page.locator(".tile", { hasText: "Addons" }).click();
+    await page.getByRole("link", { name: /^Configure Addons/ }).click();
+    await page.getByRole("heading", { name: "Configure Addons" }).waitFor();
+    const plugin = page.getByLabel("Enable Call Recording Plugin");
+    assert.equal(await plugin.isDisabled(), true, "the plugin waits for the disclaimer");
+    await page.getByLabel("I agree to the call recording disclaimer").check();
+    await plugin.check();
+    await checkAccessible(page, "configure addons");
+    await shot(page, "21-configure-addons");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("heading", { name: "Quay Office" }).waitFor();
+    await page.getByRole("link", { name: "View PBX Changes" }).waitFor();
+
+    await page.locator(".tile", { hasText: "Addons" }).click();
+    await page.getByRole("link", { name: /^Call Recordings/ }).click();
+    await page.getByLabel("FTP username").fill("quay-recordings");
+    await page.getByLabel("FTP password").fill("ftp password 123");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("FTP access saved.").waitFor();
+    await page.getByRole("link", { name: /^Virtual FAX/ }).click();
+    await page.getByRole("link", { name: "Add Virtual FAX Sender" }).click();
+    await page.getByLabel("Sender email").fill("fax@quay.example.test");
+    await page.getByLabel("Caller ID").fill("+61299991234");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("link", { name: /fax@quay\.example\.test/ }).waitFor();
+
+    await page.getByRole("link", { name: "Quay Office" }).click();
+    await page.locator(".tile", { hasText: "Call Routing" }).click();
+    await page.getByRole("link", { name: /Sales/ }).click();
+    await page.getByLabel("Enable Call Recording").check();
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText(`Call route ${did} saved.`).waitFor();
+
+    const draft = (await (await context.request.get(`${edge.url}/api/pbxs/${pbx}/config`)).json()) as {
+      config: {
+        addons: { callRecording: { enabled: boolean; disclaimerAccepted: boolean; ftp: { username: string } | null } };
+        faxSenders: { email: string; callerId: string }[];
+        callRoutes: { recordInbound: boolean }[];
+      };
+    };
+    assert.deepEqual(
+      [
+        draft.config.addons.callRecording.enabled,
+        draft.config.addons.callRecording.disclaimerAccepted,
+        draft.config.addons.callRecording.ftp?.username,
+      ],
+      [true, true, "quay-recordings"],
+    );
+    assert.deepEqual(
+      draft.config.faxSenders.map((f) => [f.email, f.callerId]),
+      [["fax@quay.example.test", "+61299991234"]],
+    );
+    assert.equal(draft.config.callRoutes[0]?.recordInbound, true);
+  } catch (error) {
+    await page.screenshot({ path: join(ARTIFACTS, "failure-addons.png"), fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
     await context.close();
   }
   assert.deepEqual(pageErrors, [], "no script errors in the portal");

@@ -43,6 +43,7 @@ const holidays = () => import("./screens/holidays.tsx");
 const changes = () => import("./screens/changes.tsx");
 const simple = () => import("./screens/simple.tsx");
 const admin = () => import("./screens/users.tsx");
+const addons = () => import("./screens/addons.tsx");
 
 const ROUTES: [string, Screen][] = [
   ["/services", lazy(services, "MyServices")],
@@ -60,7 +61,11 @@ const ROUTES: [string, Screen][] = [
   ["/pbx/:pbx/blacklist/:id", lazy(simple, "BlacklistEdit")],
   ["/pbx/:pbx/virtual-extensions", lazy(simple, "VirtualExtensions")],
   ["/pbx/:pbx/virtual-extensions/:id", lazy(simple, "VirtualExtensionEdit")],
-  ["/pbx/:pbx/addons", lazy(simple, "ConfigureAddons")],
+  ["/pbx/:pbx/addons", lazy(addons, "AddonsMenu")],
+  ["/pbx/:pbx/addons/configure", lazy(addons, "ConfigureAddons")],
+  ["/pbx/:pbx/addons/recordings", lazy(addons, "CallRecordings")],
+  ["/pbx/:pbx/fax-senders", lazy(addons, "VirtualFax")],
+  ["/pbx/:pbx/fax-senders/:id", lazy(addons, "FaxSenderEdit")],
   ["/pbx/:pbx/changes", lazy(changes, "ViewChanges")],
   ["/pbx/:pbx/changes/details", lazy(changes, "ChangeDetails")],
   ["/pbx/:pbx/history", lazy(changes, "ChangeHistory")],
@@ -128,6 +133,7 @@ const SCREEN_OF: Record<string, string> = {
   holidays: "holidays",
   blacklist: "blacklist",
   "virtual-extensions": "virtual-extensions",
+  "fax-senders": "fax-senders",
 };
 
 /** Edits saved offline: waiting, sent, or refused because of a conflict. */

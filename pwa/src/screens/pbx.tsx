@@ -79,7 +79,12 @@ export function PbxHome({ params }: { params: Record<string, string> }) {
               icon="holidays"
               note={`${config.holidays.length} conditions`}
             />
-            <Tile to={`/pbx/${id}/addons`} label="Addons" icon="addons" note="Configure Addons" />
+            <Tile
+              to={`/pbx/${id}/addons`}
+              label="Addons"
+              icon="addons"
+              note="Configure Addons · Call Recordings · Virtual FAX"
+            />
             <Tile to={`/pbx/${id}/history`} label="Change History" icon="changes" note="Applied versions" />
           </ul>
         </>

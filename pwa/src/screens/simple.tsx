@@ -1,7 +1,5 @@
 import type { SpeedDialActivity } from "../../../shared/config/activity.ts";
-import { AddonsInput } from "../../../shared/config/input.ts";
-import type { Addons, BlacklistEntry, PbxConfig, VirtualExtension } from "../../../shared/config/schema.ts";
-import { api } from "../lib/api.ts";
+import type { BlacklistEntry, PbxConfig, VirtualExtension } from "../../../shared/config/schema.ts";
 import {
   ActivityFields,
   defaultActivity,
@@ -13,13 +11,13 @@ import {
   useEntity,
   useFlash,
 } from "../lib/entity.tsx";
-import { CheckField, FormErrors, Notice, TextField, useForm, zodErrors } from "../lib/forms.tsx";
-import { markPending, PbxFrame, usePbx } from "../lib/pbx.tsx";
+import { FormErrors, Notice, TextField, useForm } from "../lib/forms.tsx";
+import { PbxFrame, usePbx } from "../lib/pbx.tsx";
 import { href, navigate } from "../lib/router.ts";
 
-/** Blacklist, Virtual Extensions (speed dials) and Configure Addons. */
+/** Blacklist and Virtual Extensions (speed dials). */
 
-function FormButtons(props: {
+export function FormButtons(props: {
   busy: boolean;
   list: string;
   forget: () => void;
@@ -292,131 +290,6 @@ function VirtualForm(props: {
             : undefined
         }
       />
-    </form>
-  );
-}
-
-// ---- Configure Addons ----
-
-export function ConfigureAddons({ params }: { params: Record<string, string> }) {
-  const pbx = params.pbx ?? "";
-  const state = usePbx(pbx);
-  const loaded = useEntity<Addons>(pbx, "addons", "addons");
-  if (loaded.loading) return <p class="loading">Loading…</p>;
-  return (
-    <PbxFrame state={state} title="Configure Addons">
-      {() =>
-        loaded.entity ? <AddonsForm pbx={pbx} addons={loaded.entity} etag={loaded.etag} key={loaded.etag} /> : null
-      }
-    </PbxFrame>
-  );
-}
-
-function AddonsForm({ pbx, addons, etag }: { pbx: string; addons: Addons; etag: string | null }) {
-  const form = useForm(
-    () => ({
-      callRecording: {
-        enabled: addons.callRecording.enabled,
-        disclaimerAccepted: addons.callRecording.disclaimerAccepted,
-      },
-      ftp: { username: addons.callRecording.ftp?.username ?? "", password: "" },
-      recordingEncryption: {
-        enabled: addons.recordingEncryption.enabled,
-        publicKeyPem: addons.recordingEncryption.publicKeyPem ?? "",
-      },
-      virtualFax: { enabled: addons.virtualFax.enabled, disclaimerAccepted: addons.virtualFax.disclaimerAccepted },
-    }),
-    `addons.${pbx}`,
-  );
-  const v = form.values;
-  const onSubmit = (e: Event) => {
-    e.preventDefault();
-    void form.submit(async () => {
-      const ftpUser = v.ftp.username.trim();
-      const body = {
-        callRecording: {
-          ...v.callRecording,
-          ...(ftpUser ? { ftp: { username: ftpUser, ...(v.ftp.password ? { password: v.ftp.password } : {}) } } : {}),
-        },
-        recordingEncryption: {
-          enabled: v.recordingEncryption.enabled,
-          publicKeyPem: orNull(v.recordingEncryption.publicKeyPem),
-        },
-        virtualFax: v.virtualFax,
-      };
-      const checked = AddonsInput.safeParse(body);
-      if (!checked.success) return form.setErrors(zodErrors(checked.error.issues), "Some fields need attention.");
-      await api("PATCH", `/pbxs/${pbx}/addons`, body, { ifMatch: etag });
-      markPending(pbx);
-      form.forget();
-      navigate(`/pbx/${pbx}`);
-    });
-  };
-  return (
-    <form onSubmit={onSubmit} noValidate>
-      <FormErrors form={form} />
-      <fieldset>
-        <legend>Call Recording</legend>
-        <p class="disclaimer">
-          Disclaimer: recording calls may require you to tell callers they are recorded. You are responsible for
-          complying with the laws that apply to you.
-        </p>
-        <CheckField
-          form={form}
-          path="callRecording.disclaimerAccepted"
-          label="I agree to the call recording disclaimer"
-        />
-        <CheckField
-          form={form}
-          path="callRecording.enabled"
-          label="Enable Call Recording Plugin"
-          disabled={!v.callRecording.disclaimerAccepted}
-          hint={v.callRecording.disclaimerAccepted ? undefined : "Agree to the disclaimer first."}
-        />
-        <h3>Call Recordings (FTP access)</h3>
-        <TextField
-          form={form}
-          path="ftp.username"
-          label="FTP username"
-          also={["callRecording.ftp.username", "callRecording.ftp"]}
-          autoComplete="off"
-        />
-        <TextField
-          form={form}
-          path="ftp.password"
-          label="FTP password"
-          type="password"
-          also={["callRecording.ftp.password"]}
-          autoComplete="new-password"
-          hint={addons.callRecording.ftp ? "Leave blank to keep the current password." : "At least 10 characters."}
-        />
-      </fieldset>
-      <fieldset>
-        <legend>Call Recording Encryption</legend>
-        <CheckField form={form} path="recordingEncryption.enabled" label="Enable call recording encryption" />
-        <TextField
-          form={form}
-          path="recordingEncryption.publicKeyPem"
-          label="Public key (PEM certificate)"
-          multiline
-          hint="Paste mypublickey.pem. Keep the private key safe: without it recordings cannot be decrypted."
-        />
-      </fieldset>
-      <fieldset>
-        <legend>Virtual FAX</legend>
-        <p class="disclaimer">
-          Disclaimer: faxes are delivered by email and may be read by anyone with access to that mailbox.
-        </p>
-        <CheckField form={form} path="virtualFax.disclaimerAccepted" label="I Agree" />
-        <CheckField
-          form={form}
-          path="virtualFax.enabled"
-          label="Enable Virtual FAX Plugin"
-          disabled={!v.virtualFax.disclaimerAccepted}
-          hint={v.virtualFax.disclaimerAccepted ? undefined : "Agree to the disclaimer first."}
-        />
-      </fieldset>
-      <FormButtons busy={form.busy} list={`/pbx/${pbx}`} forget={form.forget} />
     </form>
   );
 }
