@@ -85,20 +85,20 @@ function Header({ admin }: { admin: boolean }) {
       <a class="brand" href={href("/services")}>
         EdgePBX
       </a>
+      <button
+        type="button"
+        class="link logout"
+        onClick={async () => {
+          await logOut();
+          navigate("/login");
+        }}
+      >
+        Log out
+      </button>
       <nav aria-label="Portal">
         <a href={href("/services")}>My Services</a>
         {admin ? <a href={href("/admin/users")}>My Admin</a> : null}
         <a href={href("/account")}>My Account</a>
-        <button
-          type="button"
-          class="link"
-          onClick={async () => {
-            await logOut();
-            navigate("/login");
-          }}
-        >
-          Log out
-        </button>
       </nav>
     </header>
   );

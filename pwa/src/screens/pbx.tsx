@@ -24,6 +24,8 @@ const ICONS: Record<string, JSX.Element> = {
   changes: <path d="M12 7v5l3 3M20 12a8 8 0 1 1-2.3-5.7M20 4v4h-4" />,
 };
 
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
 function Tile({ to, label, icon, note }: { to: string; label: string; icon: string; note?: string }) {
   return (
     <li>
@@ -53,31 +55,31 @@ export function PbxHome({ params }: { params: Record<string, string> }) {
               to={`/pbx/${id}/routes`}
               label="Call Routing"
               icon="routes"
-              note={`${config.callRoutes.length} numbers`}
+              note={count(config.callRoutes.length, "number", "numbers")}
             />
             <Tile
               to={`/pbx/${id}/extensions`}
               label="Offices & Users"
               icon="users"
-              note={`${config.extensions.length} extensions`}
+              note={count(config.extensions.length, "extension", "extensions")}
             />
             <Tile
               to={`/pbx/${id}/virtual-extensions`}
               label="Virtual Extensions"
               icon="virtual"
-              note={`${config.virtualExtensions.length} speed dials`}
+              note={count(config.virtualExtensions.length, "speed dial", "speed dials")}
             />
             <Tile
               to={`/pbx/${id}/blacklist`}
               label="Blacklist"
               icon="blacklist"
-              note={`${config.blacklist.length} numbers`}
+              note={count(config.blacklist.length, "number", "numbers")}
             />
             <Tile
               to={`/pbx/${id}/holidays`}
               label="Holidays"
               icon="holidays"
-              note={`${config.holidays.length} conditions`}
+              note={count(config.holidays.length, "condition", "conditions")}
             />
             <Tile
               to={`/pbx/${id}/addons`}
