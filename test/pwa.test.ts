@@ -371,6 +371,12 @@ async function walk(context: BrowserContext, page: Page): Promise<void> {
     await shot(wide, name);
   }
   await desktop.close();
+  const anonymous = await browser.newContext({ viewport: DESKTOP });
+  const login = watch(await anonymous.newPage());
+  await login.goto(`${edge.url}/`);
+  await login.getByRole("heading", { name: "Log in to the Management Portal" }).waitFor();
+  await shot(login, "01-login");
+  await anonymous.close();
 
   // ---- Change History: both versions, the acknowledgement, revert ----
   await page.locator(".tile", { hasText: "Change History" }).click();
@@ -546,6 +552,9 @@ test("offline: the PBX opens as last seen, edits are queued and replayed with If
     await outbox.getByText("Changes saved on this device (1)").waitFor({ timeout: 15_000 });
     await outbox.getByText("Someone changed this on the PBX while you were offline").waitFor();
     assert.match((await outbox.textContent()) ?? "", /Change holiday Easter Monday\s*conflict/);
+    // Nothing typed is lost: the refused edit is there to read and type again.
+    await outbox.getByText("Your edit", { exact: true }).click();
+    await outbox.getByText("Easter Monday").first().waitFor();
     await shot(page, "18-offline-conflict");
     const sentRoute = await other.expect<{ alertName: string }>(200, "GET", `/api/pbxs/${pbx}/call-routes/${route.id}`);
     assert.equal(sentRoute.alertName, "Front desk");

@@ -136,6 +136,20 @@ const SCREEN_OF: Record<string, string> = {
   "fax-senders": "fax-senders",
 };
 
+/** A queued body as field/value lines, so a refused edit can be typed again from it. */
+function flatten(value: unknown, prefix = ""): [string, string][] {
+  if (value !== null && typeof value === "object" && !Array.isArray(value))
+    return Object.entries(value).flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k));
+  return [
+    [
+      prefix,
+      Array.isArray(value)
+        ? value.map((v) => (typeof v === "string" ? v : JSON.stringify(v))).join(", ")
+        : String(value),
+    ],
+  ];
+}
+
 /** Edits saved offline: waiting, sent, or refused because of a conflict. */
 function Outbox() {
   const { items, lastReplay } = useOutbox();
@@ -157,6 +171,19 @@ function Outbox() {
                       : "refused"}
                 </span>
                 {item.problem ? <p class="field-error">{item.problem}</p> : null}
+                {item.state !== "queued" && item.body !== undefined ? (
+                  <details class="your-edit">
+                    <summary>Your edit</summary>
+                    <dl>
+                      {flatten(item.body).map(([field, value]) => (
+                        <div key={field}>
+                          <dt>{field}</dt>
+                          <dd>{value}</dd>
+                        </div>
+                      ))}
+                    </dl>
+                  </details>
+                ) : null}
                 <div class="row-actions">
                   {item.state !== "queued" && item.entityId ? (
                     <a
