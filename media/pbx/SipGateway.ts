@@ -36,7 +36,7 @@ export interface SipGatewayOptions {
   directory: PbxDirectory;
 }
 
-const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
+const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
 
 /**
  * The SIP face of the media node: UDP, TCP and WebSocket transports, the transaction layer, and

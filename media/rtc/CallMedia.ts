@@ -13,6 +13,7 @@
 import { randomUUID } from "node:crypto";
 import type { types } from "mediasoup";
 import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
+import { dtmfEventCode, keyPressPayloads } from "./DtmfReceiver.ts";
 import type { LegWire, WirePackets } from "./LegWire.ts";
 import type { MediaContext } from "./MediaEngine.ts";
 import { PlainRtpWire } from "./PlainRtpWire.ts";
@@ -440,6 +441,40 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     const producer = this.producer && !this.producer.closed ? await this.producer.getStats() : [];
     const consumer = this.consumer && !this.consumer.closed ? await this.consumer.getStats() : [];
     return { producer, consumer };
+  }
+
+  /**
+   * A key pressed at this leg's far end that came by signalling (SIP INFO) rather than RFC 4733:
+   * announced as a `dtmf` event like any other, and played to the bridged peer as RFC 4733
+   * (50 ms packets, the end three times). False for something that is not a key.
+   */
+  pressKey(digit: string, durationMs = 160): boolean {
+    const code = dtmfEventCode(digit);
+    if (code === null || this.closed) return false;
+    const payloads = keyPressPayloads(code, durationMs);
+    const key = `info:${randomUUID()}`;
+    const event = (end: boolean) => ({
+      digit: code === 16 ? "flash" : digit.toUpperCase(),
+      event: code,
+      end,
+      duration: Math.round(durationMs * 8),
+      durationMs,
+      volume: 10,
+    });
+    this.safeEmit("dtmf", event(false));
+    payloads.forEach((payload, i) => {
+      const end = i >= payloads.length - 3;
+      // The end packets go out together, as senders do; the others 50 ms apart.
+      const timer = setTimeout(
+        () => {
+          if (!this.closed) this.peer?.wire.injectTelephoneEvent({ key, payload, end });
+          if (end && i === payloads.length - 1) this.safeEmit("dtmf", event(true));
+        },
+        Math.min(i, payloads.length - 3) * 50,
+      );
+      timer.unref();
+    });
+    return true;
   }
 
   /** Frees the leg: its transport (Producer, Consumer) and shim ports; a bridged peer stops hearing it. */

@@ -105,3 +105,30 @@ export class DtmfReceiver extends EnhancedEventEmitter<DtmfReceiverEvents> {
     this.timer.unref();
   }
 }
+
+/** RFC 4733 event codes of the keys (0-9, *, #, A-D) and flash (16). */
+export function dtmfEventCode(digit: string): number | null {
+  if (digit.toLowerCase() === "flash") return 16;
+  const code = DIGITS.indexOf(digit.toUpperCase());
+  return digit.length === 1 && code >= 0 ? code : null;
+}
+
+/**
+ * The telephone-event payloads of one key press made here (a key that arrived by SIP INFO):
+ * one every 50 ms with the duration so far, then the end three times (RFC 4733 §2.5.1.4).
+ */
+export function keyPressPayloads(code: number, durationMs: number, clockRate = 8000): Buffer[] {
+  const total = Math.max(1, Math.round((Math.min(durationMs, 5000) * clockRate) / 1000));
+  const step = (50 * clockRate) / 1000;
+  const payload = (duration: number, end: boolean) => {
+    const out = Buffer.alloc(4);
+    out.writeUInt8(code, 0);
+    out.writeUInt8((end ? 0x80 : 0) | 10, 1); // volume -10 dBm0
+    out.writeUInt16BE(Math.min(duration, 0xffff), 2);
+    return out;
+  };
+  const payloads: Buffer[] = [];
+  for (let duration = step; duration < total; duration += step) payloads.push(payload(duration, false));
+  for (let i = 0; i < 3; i++) payloads.push(payload(total, true));
+  return payloads;
+}

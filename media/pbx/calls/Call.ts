@@ -10,6 +10,7 @@ import type { ClientTransaction } from "../../sip/core/transactions/ClientTransa
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
 import { AnsweredInvite, InviteOk } from "./AnsweredInvite.ts";
+import { DTMF_INFO_TYPES, parseDtmfInfo } from "./dtmf-info.ts";
 import type { CallMediaSession, MediaLeg } from "./media.ts";
 
 export type CallState = "ringing" | "answered" | "ended";
@@ -235,8 +236,35 @@ export class Call extends EventEmitter<CallEvents> {
       void this.reinvited(tx);
       return;
     }
-    // UPDATE, INFO, a re-INVITE before the answer: refuse without ending the call.
+    if (request.method === "INFO" && this.state === "answered") {
+      this.infoReceived(tx);
+      return;
+    }
+    // UPDATE, a re-INVITE or INFO before the answer: refuse without ending the call.
     tx.respond(createResponse(request, request.method === "INVITE" ? 491 : 501, undefined, peer));
+  }
+
+  /**
+   * INFO with a key press (browsers' DTMF: their RFC 4733 stops inside mediasoup, whose Consumers
+   * forward media codecs only): the leg it came from announces the key, the other side hears it
+   * as RFC 4733. Other INFO bodies are refused (415), the call goes on.
+   */
+  private infoReceived(tx: ServerTransaction): void {
+    const { request, peer } = tx;
+    const fromA = this.aDialog?.matches(request) ?? false;
+    const leg = fromA ? this.aLeg : this.winner?.leg;
+    const press = parseDtmfInfo(request.get("Content-Type"), request.body);
+    if (press === "unsupported") {
+      const refused = createResponse(request, 415, undefined, peer);
+      refused.set("Accept", DTMF_INFO_TYPES.join(", "));
+      tx.respond(refused);
+      return;
+    }
+    if (!press || !leg?.pressKey(press.digit, press.durationMs)) {
+      tx.respond(createResponse(request, 400, "Bad DTMF Signal", peer));
+      return;
+    }
+    tx.respond(createResponse(request, 200, "OK", peer));
   }
 
   /**
@@ -482,7 +510,7 @@ export class Call extends EventEmitter<CallEvents> {
     invite.append("CSeq", "1 INVITE");
     invite.append("Max-Forwards", "70");
     invite.append("Contact", `<${this.contactFor(destination.target)}>`);
-    invite.append("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
+    invite.append("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
     for (const [name, value] of Object.entries(destination.headers ?? {})) invite.append(name, value);
     invite.append("Content-Type", "application/sdp");
     invite.body = Buffer.from(sdp);

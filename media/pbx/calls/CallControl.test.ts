@@ -13,6 +13,7 @@ import { ha1 } from "../../sip/core/digest.ts";
 import type { SipResponse } from "../../sip/core/message.ts";
 import { runSipp, startSippCallee } from "../../test-support/sipp.ts";
 import { ackOf, UdpPhone } from "../../test-support/UdpPhone.ts";
+import { until } from "../../test-support/wait.ts";
 import { ForwardAllState } from "../ForwardAllState.ts";
 import { PbxDirectory } from "../PbxDirectory.ts";
 import { SipGateway } from "../SipGateway.ts";
@@ -191,7 +192,7 @@ describe("calls through the B2BUA with media anchored in mediasoup", () => {
     assert.equal(JSON.stringify(dump).includes('transportIds":["'), false, "no transports left behind");
   });
 
-  it("hold and resume by re-INVITE: the held phone stops hearing, the call goes on; unusable SDP gets 488 and changes nothing", async () => {
+  it("hold and resume by re-INVITE: the held phone stops hearing, the call goes on; unusable SDP gets 488 and changes nothing; keys by INFO", async () => {
     const callee = await startCallee("101");
     const phone = await UdpPhone.open({ host: "127.0.0.1", port: gateway.transports.udp.local.port });
     const rtp = createSocket("udp4");
@@ -239,13 +240,12 @@ describe("calls through the B2BUA with media anchored in mediasoup", () => {
         seq++;
         rtp.send(packet, farPort, "127.0.0.1");
       }, 20);
-      await delay(800);
-      assert.ok(heard > 20, `the phone hears the callee's echo before hold: ${heard}`);
+      assert.ok(await until(() => heard > 20, 3000), `the phone hears the callee's echo before hold: ${heard}`);
 
       const hold = await reinvite(ok, 3, offer("sendonly"));
       assert.equal(hold.status, 200);
       assert.match(hold.body.toString(), /^a=recvonly\r$/m, "we answer hold with recvonly");
-      await delay(200);
+      await delay(300); // packets already on their way
       const atHold = heard;
       await delay(800);
       assert.ok(heard - atHold <= 2, `nothing reaches the held phone: ${heard - atHold} packets`);
@@ -260,10 +260,27 @@ describe("calls through the B2BUA with media anchored in mediasoup", () => {
       assert.equal(resume.status, 200);
       assert.match(resume.body.toString(), /^a=sendrecv\r$/m);
       const atResume = heard;
-      await delay(800);
-      assert.ok(heard - atResume > 20, `the phone hears again after resume: ${heard - atResume}`);
+      assert.ok(
+        await until(() => heard - atResume > 20, 3000),
+        `the phone hears again after resume: ${heard - atResume}`,
+      );
 
-      phone.send(phone.inDialog(ok, "BYE", 6));
+      // A key by SIP INFO is taken (200); an INFO body of another kind is refused (415), the call goes on.
+      const infoStatus = async (cseq: number, type: string, text: string) => {
+        const info = phone.inDialog(ok, "INFO", cseq, text);
+        info.set("Content-Type", type);
+        phone.send(info);
+        let final = await phone.next(3000);
+        while (final.status < 200) final = await phone.next(3000);
+        return final;
+      };
+      assert.equal((await infoStatus(6, "application/dtmf-relay", "Signal=1\r\nDuration=100\r\n")).status, 200);
+      const other = await infoStatus(7, "application/media_control+xml", "<media_control/>");
+      assert.equal(other.status, 415);
+      assert.match(other.get("Accept") ?? "", /application\/dtmf-relay/);
+      assert.equal((await infoStatus(8, "application/dtmf-relay", "Signal=X")).status, 400);
+
+      phone.send(phone.inDialog(ok, "BYE", 9));
       let bye = await phone.next(3000);
       while (bye.status < 200) bye = await phone.next(3000);
       assert.equal(bye.status, 200);

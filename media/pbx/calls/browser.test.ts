@@ -75,6 +75,7 @@ interface PageApi {
   stats(): Promise<BrowserStats>;
   tone(): { peakHz: number; level: number } | null;
   reinvite(hold: boolean): Promise<number>;
+  dtmf(tones: string): Promise<number[]>;
   hangup(): Promise<void>;
   sdp(): { local: string; remote: string } | null;
 }
@@ -261,6 +262,33 @@ globalThis.edge = {
         })
         .catch(reject);
     });
+  },
+  // Keys by SIP INFO (application/dtmf-relay), as SIP.js's SimpleUser sends them; the final statuses.
+  async dtmf(tones) {
+    const statuses = [];
+    for (const tone of tones) {
+      statuses.push(
+        await new Promise((resolve, reject) => {
+          session
+            .info({
+              requestOptions: {
+                body: {
+                  contentDisposition: "render",
+                  contentType: "application/dtmf-relay",
+                  content: "Signal=" + tone + "\\r\\nDuration=160",
+                },
+              },
+              requestDelegate: {
+                onAccept: (r) => resolve(r.message.statusCode),
+                onReject: (r) => resolve(r.message.statusCode),
+              },
+            })
+            .catch(reject);
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return statuses;
   },
   async hangup() {
     await session.bye();
@@ -624,6 +652,15 @@ describe("Chromium (SIP.js over WebSocket, WebRTC) ↔ SIP phones through the B2
       await delay(TALK_MS);
       const stats = await alice.run("stats");
       const heard = await alice.run("tone");
+      // Keys pressed in the browser (SIP INFO) reach the phone as RFC 4733 with its payload type (101).
+      assert.deepEqual(await alice.run("dtmf", "5#"), [200, 200], "the node took both keys");
+      await delay(500);
+      const keys = rtp.received.filter((p) => p.payloadType === 101 && p.payload.length >= 4);
+      const keysEnded = new Set(keys.filter((p) => ((p.payload[1] ?? 0) & 0x80) !== 0).map((p) => p.payload[0]));
+      console.log(
+        `browser → phone DTMF: ${keys.length} telephone-event packets, keys ended ${[...keysEnded].join(",")}`,
+      );
+      assert.deepEqual([...keysEnded].sort((a = 0, b = 0) => a - b), [5, 11], "5 and # arrived, each with its end packets");
       rtp.stop();
       await alice.run("hangup");
       const bye = await nextRequestOf(phone, "BYE");

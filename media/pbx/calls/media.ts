@@ -20,6 +20,8 @@ export interface MediaLeg extends EventEmitter {
   stats(): { packets: { fromFarEnd: number; toFarEnd: number } };
   /** Brings stats() up to date where counters are only sampled (WebRTC legs read mediasoup's). */
   settleStats(): Promise<void>;
+  /** A key pressed at this far end, signalled by SIP INFO: the node sees it, the peer hears RFC 4733. */
+  pressKey(digit: string, durationMs?: number): boolean;
   close(): void;
 }
 
