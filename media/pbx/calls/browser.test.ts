@@ -660,7 +660,11 @@ describe("Chromium (SIP.js over WebSocket, WebRTC) ↔ SIP phones through the B2
       console.log(
         `browser → phone DTMF: ${keys.length} telephone-event packets, keys ended ${[...keysEnded].join(",")}`,
       );
-      assert.deepEqual([...keysEnded].sort((a = 0, b = 0) => a - b), [5, 11], "5 and # arrived, each with its end packets");
+      assert.deepEqual(
+        [...keysEnded].sort((a = 0, b = 0) => a - b),
+        [5, 11],
+        "5 and # arrived, each with its end packets",
+      );
       rtp.stop();
       await alice.run("hangup");
       const bye = await nextRequestOf(phone, "BYE");
