@@ -18,7 +18,7 @@ import type { Logger } from "../../media/common/Logger.ts";
 import { PbxDirectory } from "../../media/pbx/PbxDirectory.ts";
 import { SipGateway } from "../../media/pbx/SipGateway.ts";
 import { MediaEngine } from "../../media/rtc/MediaEngine.ts";
-import { ha1 } from "../../media/sip/core/digest.ts";
+import { sipCredentials } from "../../media/test-support/extensions.ts";
 import { emptyConfig, PbxConfig } from "../../shared/index.ts";
 
 /** One PBX of the bench: its SIP domain (and realm) and its extensions with their passwords. */
@@ -90,12 +90,7 @@ function configOf(pbx: BenchPbx): PbxConfig {
       id: `ext_${pbx.pbxId.replace(/[^A-Za-z0-9]/g, "")}x${String(i).padStart(6, "0")}`,
       number: user,
       name: `Bench ${user}`,
-      sip: {
-        username: user,
-        ha1Md5: ha1("MD5", user, pbx.domain, password),
-        ha1Sha256: ha1("SHA-256", user, pbx.domain, password),
-        passwordSetAt,
-      },
+      sip: sipCredentials(user, pbx.domain, password, passwordSetAt),
     })),
   });
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { emptyConfig, PbxConfig } from "../../shared/index.ts";
-import { ha1 } from "../sip/core/digest.ts";
+import { sipCredentials } from "../test-support/extensions.ts";
 import { runSipp } from "../test-support/sipp.ts";
 import { UdpPhone } from "../test-support/UdpPhone.ts";
 import { PbxDirectory } from "./PbxDirectory.ts";
@@ -16,12 +16,7 @@ function extension(id: string, number: string, domain: string, password = PASSWO
     id,
     number,
     name: `Ext ${number}`,
-    sip: {
-      username: number,
-      ha1Md5: ha1("MD5", number, domain, password),
-      ha1Sha256: ha1("SHA-256", number, domain, password),
-      passwordSetAt: new Date().toISOString(),
-    },
+    sip: sipCredentials(number, domain, password),
   };
 }
 

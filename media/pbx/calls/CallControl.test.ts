@@ -9,8 +9,8 @@ import { freePort } from "../../../scripts/lib/net.ts";
 import type { CallRecord } from "../../../shared/index.ts";
 import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
 import { MediaEngine } from "../../rtc/MediaEngine.ts";
-import { ha1 } from "../../sip/core/digest.ts";
 import type { SipResponse } from "../../sip/core/message.ts";
+import { testExtensions } from "../../test-support/extensions.ts";
 import { runSipp, startSippCallee } from "../../test-support/sipp.ts";
 import { ackOf, UdpPhone } from "../../test-support/UdpPhone.ts";
 import { until } from "../../test-support/wait.ts";
@@ -50,17 +50,7 @@ const ended: { record: CallRecord; media: CallMediaCounts }[] = [];
 
 before(async () => {
   const directory = new PbxDirectory();
-  const extensions = Object.entries(PASSWORDS).map(([number, password], i) => ({
-    id: `ext_call0${i}`,
-    number,
-    name: `Ext ${number}`,
-    sip: {
-      username: number,
-      ha1Md5: ha1("MD5", number, DOMAIN, password),
-      ha1Sha256: ha1("SHA-256", number, DOMAIN, password),
-      passwordSetAt: new Date().toISOString(),
-    },
-  }));
+  const extensions = testExtensions(DOMAIN, PASSWORDS, "ext_call0");
   const today = new Intl.DateTimeFormat("en-CA", { timeZone: "Australia/Sydney" }).format(new Date());
   directory.upsert(
     "pbx-calls",
@@ -96,17 +86,9 @@ before(async () => {
     PbxConfig.parse({
       ...emptyConfig(OUT_DOMAIN),
       settings: { ...emptyConfig(OUT_DOMAIN).settings, channels: 4 },
-      extensions: Object.entries(OUT_PASSWORDS).map(([number, password], i) => ({
-        id: `ext_out00${i}`,
-        number,
-        name: `Out ${number}`,
-        callerId: number === "200" ? "0291112222" : null,
-        sip: {
-          username: number,
-          ha1Md5: ha1("MD5", number, OUT_DOMAIN, password),
-          ha1Sha256: ha1("SHA-256", number, OUT_DOMAIN, password),
-          passwordSetAt: new Date().toISOString(),
-        },
+      extensions: testExtensions(OUT_DOMAIN, OUT_PASSWORDS, "ext_out00", (n) => `Out ${n}`).map((extension) => ({
+        ...extension,
+        callerId: extension.number === "200" ? "0291112222" : null,
       })),
       callRoutes: [
         {

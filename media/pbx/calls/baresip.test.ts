@@ -10,7 +10,7 @@ import { freePort } from "../../../scripts/lib/net.ts";
 import type { CallRecord } from "../../../shared/index.ts";
 import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
 import { MediaEngine } from "../../rtc/MediaEngine.ts";
-import { ha1 } from "../../sip/core/digest.ts";
+import { testExtensions } from "../../test-support/extensions.ts";
 import { runSipp, SIPP_SCENARIOS } from "../../test-support/sipp.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
 import { until } from "../../test-support/wait.ts";
@@ -378,17 +378,7 @@ before(async () => {
     1,
     PbxConfig.parse({
       ...emptyConfig(DOMAIN),
-      extensions: Object.entries(PASSWORDS).map(([number, password], i) => ({
-        id: `ext_bare0${i}`,
-        number,
-        name: `Ext ${number}`,
-        sip: {
-          username: number,
-          ha1Md5: ha1("MD5", number, DOMAIN, password),
-          ha1Sha256: ha1("SHA-256", number, DOMAIN, password),
-          passwordSetAt: new Date().toISOString(),
-        },
-      })),
+      extensions: testExtensions(DOMAIN, PASSWORDS, "ext_bare0"),
     }),
   );
   engine = await MediaEngine.create({ mediaIp: "127.0.0.1", rtpPorts: { min: 43000, max: 43999 } });

@@ -13,10 +13,10 @@ import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
 import { MediaEngine } from "../../rtc/MediaEngine.ts";
 import { parseRemoteSdp } from "../../rtc/sdp.ts";
 import { linearToUlaw, ulawToLinear } from "../../rtc/tones.ts";
-import { ha1 } from "../../sip/core/digest.ts";
 import { randomToken } from "../../sip/core/headers.ts";
 import { SipRequest, type SipResponse } from "../../sip/core/message.ts";
 import { createResponse } from "../../sip/core/responses.ts";
+import { testExtensions } from "../../test-support/extensions.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
 import { until } from "../../test-support/wait.ts";
 import { PbxDirectory } from "../PbxDirectory.ts";
@@ -555,17 +555,7 @@ before(async () => {
     1,
     PbxConfig.parse({
       ...emptyConfig(DOMAIN),
-      extensions: Object.entries(PASSWORDS).map(([number, password], i) => ({
-        id: `ext_brow0${i}`,
-        number,
-        name: `Ext ${number}`,
-        sip: {
-          username: number,
-          ha1Md5: ha1("MD5", number, DOMAIN, password),
-          ha1Sha256: ha1("SHA-256", number, DOMAIN, password),
-          passwordSetAt: new Date().toISOString(),
-        },
-      })),
+      extensions: testExtensions(DOMAIN, PASSWORDS, "ext_brow0"),
     }),
   );
   engine = await MediaEngine.create({ mediaIp: "127.0.0.1", rtpPorts: { min: 47000, max: 47999 } });

@@ -1,0 +1,26 @@
+import { ha1 } from "../sip/core/digest.ts";
+
+/** An extension's SIP credentials as the edge pushes them: HA1s for the PBX's realm, never the password. */
+export function sipCredentials(username: string, domain: string, password: string, passwordSetAt?: string) {
+  return {
+    username,
+    ha1Md5: ha1("MD5", username, domain, password),
+    ha1Sha256: ha1("SHA-256", username, domain, password),
+    passwordSetAt: passwordSetAt ?? new Date().toISOString(),
+  };
+}
+
+/** Extensions of a test PBX from number → SIP password; ids are `<idPrefix><index>`. */
+export function testExtensions(
+  domain: string,
+  passwords: Record<string, string>,
+  idPrefix: string,
+  name: (number: string) => string = (number) => `Ext ${number}`,
+) {
+  return Object.entries(passwords).map(([number, password], i) => ({
+    id: `${idPrefix}${i}`,
+    number,
+    name: name(number),
+    sip: sipCredentials(number, domain, password),
+  }));
+}
