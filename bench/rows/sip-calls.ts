@@ -18,15 +18,14 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { rmSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { UdpPhone } from "../../media/test-support/UdpPhone.ts";
 import { summarize } from "../lib/stats.ts";
 import type { BenchPbx, CallsSample } from "../peers/gateway-runner.ts";
 import type { Measured } from "./edge-config.ts";
-import { cpuOf, freeUdpPort, groupOf, md5, Processes, Runner, rateOf } from "./sip-register.ts";
+import { BenchScratch, cpuOf, freeUdpPort, groupOf, md5, type Processes, Runner, rateOf } from "./sip-register.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const UAC = resolve(ROOT, "bench/peers/call-uac.xml");
@@ -478,13 +477,8 @@ const inRange = (port: number, range: { min: number; max: number }) => port >= r
 export async function callRows(budget: AbortSignal, log = (line: string) => console.error(line)): Promise<Measured[]> {
   const tools = requireTools();
   const s = CALL_SETTINGS;
-  const dir = await mkdtemp(join(tmpdir(), "edgepbx-bench-calls-"));
-  // On SIGINT the bench exits without waiting for the finally below; the folder goes anyway.
-  const removeDir = () => rmSync(dir, { recursive: true, force: true });
-  process.once("exit", removeDir);
-  const processes = new Processes();
-  const stopOnAbort = () => void processes.stopAll(500);
-  budget.addEventListener("abort", stopOnAbort, { once: true });
+  const scratch = await BenchScratch.open("edgepbx-bench-calls-", budget);
+  const { dir, processes } = scratch;
   const caller = new Caller(tools, processes, dir, budget);
   try {
     log("bench: SIP call setups/s with media anchored, ours and Kamailio + rtpengine…");
@@ -676,9 +670,6 @@ export async function callRows(budget: AbortSignal, log = (line: string) => cons
     if (budget.aborted) throw new Error(`call rows stopped: ${(error as Error).message}`);
     throw error;
   } finally {
-    budget.removeEventListener("abort", stopOnAbort);
-    await processes.stopAll();
-    await rm(dir, { recursive: true, force: true }).catch(() => {});
-    process.off("exit", removeDir);
+    await scratch.close();
   }
 }

@@ -100,6 +100,37 @@ function requireTools(): Tools {
 }
 
 /** Every process started here, so that all of them are stopped whatever happens. */
+/**
+ * A SIP row's scratch: a temporary folder and the processes it starts, all removed by close(),
+ * when the run's budget is spent (processes), and on a SIGINT exit (the folder).
+ */
+export class BenchScratch {
+  readonly processes = new Processes();
+  private readonly removeDir: () => void;
+  private readonly stopOnAbort = () => void this.processes.stopAll(500);
+
+  private constructor(
+    readonly dir: string,
+    private readonly budget: AbortSignal,
+  ) {
+    // On SIGINT the bench exits without waiting for close(); the folder goes anyway.
+    this.removeDir = () => rmSync(dir, { recursive: true, force: true });
+    process.once("exit", this.removeDir);
+    budget.addEventListener("abort", this.stopOnAbort, { once: true });
+  }
+
+  static async open(prefix: string, budget: AbortSignal): Promise<BenchScratch> {
+    return new BenchScratch(await mkdtemp(join(tmpdir(), prefix)), budget);
+  }
+
+  async close(): Promise<void> {
+    this.budget.removeEventListener("abort", this.stopOnAbort);
+    await this.processes.stopAll();
+    await rm(this.dir, { recursive: true, force: true }).catch(() => {});
+    process.off("exit", this.removeDir);
+  }
+}
+
 export class Processes {
   private readonly live = new Set<ChildProcess>();
   private readonly groups = new Set<ChildProcess>();
@@ -506,13 +537,8 @@ const fixed = (n: number, digits = 0) => n.toFixed(digits);
 export async function sipRows(budget: AbortSignal, log = (line: string) => console.error(line)): Promise<Measured[]> {
   const tools = requireTools();
   const s = SIP_SETTINGS;
-  const dir = await mkdtemp(join(tmpdir(), "edgepbx-bench-sip-"));
-  // On SIGINT the bench exits without waiting for the finally below; the folder goes anyway.
-  const removeDir = () => rmSync(dir, { recursive: true, force: true });
-  process.once("exit", removeDir);
-  const processes = new Processes();
-  const stopOnAbort = () => void processes.stopAll(500);
-  budget.addEventListener("abort", stopOnAbort, { once: true });
+  const scratch = await BenchScratch.open("edgepbx-bench-sip-", budget);
+  const { dir, processes } = scratch;
   const sipp = new Sipp(tools, processes, dir, budget);
   try {
     // ---- memory: 10,000 distinct extensions register once each ----
@@ -702,9 +728,6 @@ export async function sipRows(budget: AbortSignal, log = (line: string) => conso
     if (budget.aborted) throw new Error(`SIP rows stopped: ${(error as Error).message}`);
     throw error;
   } finally {
-    budget.removeEventListener("abort", stopOnAbort);
-    await processes.stopAll();
-    await rm(dir, { recursive: true, force: true }).catch(() => {});
-    process.off("exit", removeDir);
+    await scratch.close();
   }
 }
