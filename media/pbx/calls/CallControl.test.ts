@@ -22,6 +22,7 @@ import type { CallMediaCounts } from "./Call.ts";
 const DOMAIN = "pbx-calls.pbx.edgepbx.local";
 const MAIN_DID = "+61290001000";
 const CLOSED_DID = "+61290002000";
+const PASSCODE_DID = "+61290005000";
 const SPAMMER = "0299998888";
 const TRUNK_HOST = "127.0.0.2";
 const TRUNK_USER = "edgepbx-trunk";
@@ -75,6 +76,14 @@ before(async () => {
           alertName: "Closed line",
           activity: { type: "extension", extension: "101" },
           holidayId: "hol_today1",
+        },
+        {
+          id: "rt_pass001",
+          did: PASSCODE_DID,
+          timezone: "UTC",
+          alertName: "Members",
+          passcode: { enabled: true, passcode: "4321" },
+          activity: { type: "extension", extension: "101" },
         },
       ],
       blacklist: [{ id: "bl_spam0001", number: SPAMMER }],
@@ -361,6 +370,15 @@ describe("carrier calls to DIDs", () => {
     const run = await carrierCall(MAIN_DID, "+61 2 9999 8888", 100, 5000);
     assert.notEqual(run.code, 0);
     assert.match(run.output, /603/);
+    await assert.rejects(phone.nextRequest(500), /no request/);
+    await phone.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
+  });
+
+  it("a route with a caller passcode refuses calls (480) until prompts exist; no phone rings", async () => {
+    const phone = await deskPhone("101");
+    const run = await carrierCall(PASSCODE_DID, "0412345678", 100, 5000);
+    assert.notEqual(run.code, 0);
+    assert.match(run.output, /480/);
     await assert.rejects(phone.nextRequest(500), /no request/);
     await phone.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
   });

@@ -140,6 +140,12 @@ export class CallControl {
       reply(480, "Temporarily Unavailable (this number takes no calls)");
       return;
     }
+    // Collecting the caller passcode needs the voice services (issue #6): until then such a
+    // route refuses its calls rather than letting callers through unasked (fail closed).
+    if ("inbound" in decision && decision.inbound?.passcode) {
+      reply(480, "Temporarily Unavailable (caller passcode prompts are not available yet)");
+      return;
+    }
     if (decision.type === "setForwardAll" || decision.type === "clearForwardAll") {
       const destination = decision.type === "setForwardAll" ? decision.destination : null;
       this.forwardAll.set(pbx.pbxId, decision.routeId, destination);
