@@ -70,8 +70,9 @@ export function linearToAlaw(sample: number): number {
   let value: number;
   if (magnitude < 32) value = magnitude >> 1;
   else {
+    // Segment n ≥ 1 holds magnitudes 32·2^(n-1) … 32·2^n - 1 (ITU-T G.711 Table 1).
     let exponent = 1;
-    while (magnitude >> (exponent + 4) > 0 && exponent < 7) exponent++;
+    while (magnitude >> (exponent + 5) > 0 && exponent < 7) exponent++;
     value = (exponent << 4) | ((magnitude >> exponent) & 0x0f);
   }
   return (value | sign) ^ 0x55;
@@ -84,4 +85,20 @@ export function ulawToLinear(byte: number): number {
   const mantissa = u & 0x0f;
   const magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
   return sign ? -magnitude : magnitude;
+}
+
+export function alawToLinear(byte: number): number {
+  const a = byte ^ 0x55;
+  const exponent = (a >> 4) & 0x07;
+  const mantissa = a & 0x0f;
+  const magnitude = exponent === 0 ? (mantissa << 4) + 8 : ((mantissa << 4) + 0x108) << (exponent - 1);
+  return a & 0x80 ? magnitude : -magnitude;
+}
+
+/** Linear samples of one G.711 payload. */
+export function decodeG711(payload: Buffer, codec: G711): Int16Array {
+  const decode = codec === "PCMU" ? ulawToLinear : alawToLinear;
+  const samples = new Int16Array(payload.length);
+  for (let i = 0; i < payload.length; i++) samples[i] = decode(payload[i] ?? 0);
+  return samples;
 }
