@@ -8,6 +8,8 @@ const PACKAGES = [
   { command: "openssl", pkg: "openssl", why: "certificates and decrypting recordings" },
   { command: "baresip", pkg: "baresip", why: "a real softphone in the call interop tests" },
   { command: "chromium", pkg: "chromium", why: "a real browser (SIP.js, WebRTC) in the browser call tests" },
+  { command: "espeak-ng", pkg: "espeak-ng", why: "the media node's spoken prompts" },
+  { command: "ffmpeg", pkg: "ffmpeg", why: "prompts and announcements converted to 8 kHz" },
 ];
 
 const has = (command) => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;

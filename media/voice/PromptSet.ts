@@ -1,0 +1,116 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+/** What the node says, by id. Spoken by espeak-ng at set-up and kept as 8 kHz audio. */
+export const PROMPT_TEXTS = {
+  "enter-passcode": "Please enter the passcode, followed by the hash key.",
+  "passcode-wrong": "That passcode is not correct.",
+  "enter-pin": "Please enter your PIN, followed by the hash key.",
+  "pin-wrong": "That PIN is not correct.",
+  goodbye: "Goodbye.",
+  "holiday-closed": "We are closed today. Please call again on our next business day.",
+  "leave-message": "Please leave a message after the tone. Hang up when you are done.",
+} as const;
+
+export type PromptId = keyof typeof PROMPT_TEXTS;
+
+/** Speech is rendered at this rate: what G.711 carries. */
+export const PROMPT_RATE = 8000;
+
+/** The voice, and a version that changes the cache key whenever rendering changes. */
+const VOICE = "en-us";
+const RENDERING = "espeak-ng 150 wpm → ffmpeg s16le 8 kHz mono v1";
+
+/**
+ * The node's spoken prompts, rendered once by espeak-ng (and ffmpeg, down to 8 kHz) into a cache
+ * folder keyed by text and voice, so a restart or another node on the same disk reuses them.
+ */
+export class PromptSet {
+  private constructor(private readonly audio: ReadonlyMap<PromptId, Int16Array>) {}
+
+  /** Renders (or loads from `dir`) every prompt. Rejects with the reason when espeak-ng or ffmpeg is missing. */
+  static async create(dir: string): Promise<PromptSet> {
+    await mkdir(dir, { recursive: true });
+    const entries = await Promise.all(
+      (Object.keys(PROMPT_TEXTS) as PromptId[]).map(
+        async (id) => [id, await cachedSpeech(dir, PROMPT_TEXTS[id])] as const,
+      ),
+    );
+    return new PromptSet(new Map(entries));
+  }
+
+  get(id: PromptId): Int16Array {
+    const audio = this.audio.get(id);
+    if (!audio) throw new Error(`no prompt ${id}`);
+    return audio;
+  }
+}
+
+/** A text as 8 kHz speech, from the cache or rendered into it (written atomically). */
+export async function cachedSpeech(dir: string, text: string): Promise<Int16Array> {
+  const key = createHash("sha256").update(`${RENDERING}\n${VOICE}\n${text}`).digest("hex").slice(0, 32);
+  const file = join(dir, `${key}.s16le`);
+  const cached = await readFile(file).catch(() => null);
+  if (cached && cached.length > 0) return samplesOf(cached);
+  const rendered = await speak(text);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, rendered);
+  await rename(temporary, file);
+  return samplesOf(rendered);
+}
+
+/** espeak-ng's WAV piped through ffmpeg to 16-bit 8 kHz mono. */
+export function speak(text: string): Promise<Buffer> {
+  if (text.trim() === "" || text.length > 2000) return Promise.reject(new Error("a prompt is 1-2000 characters"));
+  return new Promise((resolve, reject) => {
+    const espeak = spawn("espeak-ng", ["-v", VOICE, "-s", "150", "--stdout", "--", text], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const ffmpeg = spawn(
+      "ffmpeg",
+      [
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-i",
+        "pipe:0",
+        "-ar",
+        String(PROMPT_RATE),
+        "-ac",
+        "1",
+        "-f",
+        "s16le",
+        "pipe:1",
+      ],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    const missing = (tool: string, pkg: string) => (error: NodeJS.ErrnoException) =>
+      reject(error.code === "ENOENT" ? new Error(`${tool} is not installed (apt-get install ${pkg})`) : error);
+    espeak.on("error", missing("espeak-ng", "espeak-ng"));
+    ffmpeg.on("error", missing("ffmpeg", "ffmpeg"));
+    espeak.stdout.pipe(ffmpeg.stdin);
+    ffmpeg.stdin.on("error", () => {}); // ffmpeg gone: its own exit says why
+    const chunks: Buffer[] = [];
+    let errors = "";
+    ffmpeg.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+    ffmpeg.stderr.on("data", (chunk: Buffer) => {
+      errors += chunk.toString();
+    });
+    espeak.stderr.on("data", (chunk: Buffer) => {
+      errors += chunk.toString();
+    });
+    ffmpeg.on("close", (code) => {
+      const audio = Buffer.concat(chunks);
+      if (code === 0 && audio.length >= 2) resolve(audio);
+      else reject(new Error(`rendering "${text.slice(0, 40)}" failed (ffmpeg ${code}): ${errors.slice(0, 300)}`));
+    });
+  });
+}
+
+function samplesOf(bytes: Buffer): Int16Array {
+  const samples = new Int16Array(Math.floor(bytes.length / 2));
+  for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(i * 2);
+  return samples;
+}
