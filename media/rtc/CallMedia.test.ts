@@ -10,10 +10,12 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import type { types } from "mediasoup";
 import { sleep, until } from "../test-support/wait.ts";
+import { dtmfFrequencies, InbandDtmfDetector } from "../voice/InbandDtmfDetector.ts";
 import type { CallMedia, MediaLeg } from "./CallMedia.ts";
 import { MediaEngine } from "./MediaEngine.ts";
 import type { DtmfEvent } from "./RtpShim.ts";
 import { parseRemoteSdp, SdpError } from "./sdp.ts";
+import { decodeG711, g711Frames, toneSamples } from "./tones.ts";
 import { mediasoupWorkerBin, missingWorkerMessage } from "./worker-bin.ts";
 
 const LOCALHOST = "127.0.0.1";
@@ -718,3 +720,92 @@ function pcapRtp(path: string): Buffer[] {
   }
   return packets;
 }
+
+describe("CallMedia.listen: the node hears a leg", {
+  skip: found ? false : missingWorkerMessage,
+  timeout: 30_000,
+}, () => {
+  let engine: MediaEngine;
+
+  before(async () => {
+    engine = await MediaEngine.create({
+      rtpPorts: { min: 41000, max: 41999 },
+      loopbackPorts: { min: 42000, max: 42999 },
+    });
+  });
+
+  after(async () => {
+    const dump = await engine.dump();
+    engine.close();
+    assert.equal(dump.rtpPortsInUse, 0, "every leg closed");
+  });
+
+  test("a phone's in-band keys (PCMA, some packets swapped in transit) come out in order and are read", async () => {
+    const phone = await Phone.open();
+    const call = await engine.createCall();
+    try {
+      const leg = await call.createLeg({ remoteSdp: phone.sdp({ pts: [8], te: null }) });
+      phone.sendTo(leg.localSdp());
+      const listener = await call.listen(leg);
+      const detector = new InbandDtmfDetector();
+      const keys: string[] = [];
+      let frames = 0;
+      const heard: Int16Array[] = [];
+      detector.on("dtmf", (event) => {
+        if (!event.end) keys.push(event.digit);
+      });
+      listener.on("frame", (frame: Int16Array) => {
+        frames++;
+        heard.push(frame);
+        assert.equal(frame.length, 160);
+        detector.push(frame);
+      });
+      const audio = toneSamples(
+        [..."42#"].flatMap((key) => [
+          { frequencies: dtmfFrequencies(key) ?? [], ms: 100 },
+          { frequencies: [], ms: 80 },
+        ]),
+      );
+      const payloads = g711Frames(audio, "PCMA");
+      // Every tenth packet overtakes the one before it, as on a real network.
+      const packets = payloads.map((payload) => {
+        const packet = rtp(8, phone.seq, phone.ts, phone.ssrc, payload);
+        phone.seq = (phone.seq + 1) & 0xffff;
+        phone.ts = (phone.ts + 160) >>> 0;
+        return packet;
+      });
+      for (let i = 5; i + 1 < packets.length; i += 10)
+        [packets[i], packets[i + 1]] = [packets[i + 1] as Buffer, packets[i] as Buffer];
+      for (const packet of packets) {
+        phone.socket.send(packet, phone.target.port, phone.target.address);
+        await sleep(20);
+      }
+      await sleep(200);
+      assert.deepEqual(keys, ["4", "2", "#"]);
+      // In the order spoken, not the order of arrival: each frame heard is the next one sent.
+      const sent = payloads.map((payload) => decodeG711(payload, "PCMA").join(","));
+      const offset = sent.indexOf(heard[0]?.join(",") ?? "");
+      assert.ok(offset >= 0, "the first frame heard was sent");
+      assert.deepEqual(
+        heard.map((frame) => frame.join(",")),
+        sent.slice(offset, offset + heard.length),
+      );
+      assert.ok(frames >= payloads.length - 4, `frames heard: ${frames} of ${payloads.length}`);
+      assert.ok(listener.stats().late === 0, JSON.stringify(listener.stats()));
+      listener.close();
+    } finally {
+      call.close();
+      phone.close();
+    }
+  });
+
+  test("refuses to listen to a leg that has no G.711 codec yet", async () => {
+    const call = await engine.createCall();
+    try {
+      const leg = await call.createLeg({ remoteSdp: null });
+      await assert.rejects(call.listen(leg), /hears G\.711/);
+    } finally {
+      call.close();
+    }
+  });
+});

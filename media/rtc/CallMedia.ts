@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import type { types } from "mediasoup";
 import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
 import { dtmfEventCode, keyPressPayloads } from "./DtmfReceiver.ts";
+import { LegListener } from "./LegListener.ts";
 import type { LegWire, WirePackets } from "./LegWire.ts";
 import type { MediaContext } from "./MediaEngine.ts";
 import { PlainRtpWire } from "./PlainRtpWire.ts";
@@ -191,6 +192,22 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
     transport.close();
   }
 
+  /**
+   * The node hears one leg: what its far end sends, as 20 ms frames of 8 kHz audio in order.
+   * G.711 legs only (what the node decodes). Closed with the leg's Producer or the call.
+   */
+  listen(leg: MediaLeg): Promise<LegListener> {
+    return this.serial(async () => {
+      this.assertOpen();
+      const codec = leg.codec;
+      if (!isG711(codec)) throw new Error(`the node hears G.711; this leg speaks ${codec ?? "nothing yet"}`);
+      await leg.useCodec(codec); // its Producer exists from here on
+      const producer = leg.farEndProducer;
+      if (!producer) throw new Error("the leg has no Producer");
+      return LegListener.open(this.router, producer, codec);
+    });
+  }
+
   /** Closes every leg and the Router; frees the shim ports. */
   close(reason = "closed"): void {
     if (this.closed) return;
@@ -281,6 +298,11 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
   /** The mediasoup transport of this leg (PlainTransport or WebRtcTransport). */
   get transport(): types.Transport {
     return this.wire.transport;
+  }
+
+  /** The Producer of what the far end sends (null before its SDP is settled). */
+  get farEndProducer(): types.Producer | null {
+    return this.producer;
   }
 
   /** Plain RTP (a phone, the carrier) or WebRTC (a browser). */

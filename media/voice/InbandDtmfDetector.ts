@@ -17,6 +17,13 @@ const MAX_REVERSE_TWIST = 10 ** (4 / 10);
 /** Each tone must stand 8 dB above the others of its group. */
 const MIN_GROUP_PEAK = 10 ** (8 / 10);
 
+/** The two frequencies (row, column) of each key (ITU-T Q.23). */
+export function dtmfFrequencies(key: string): [number, number] | null {
+  const row = KEYS.findIndex((r) => r.includes(key.toUpperCase()));
+  const column = KEYS[row]?.indexOf(key.toUpperCase()) ?? -1;
+  return row >= 0 && column >= 0 ? [ROWS[row] as number, COLUMNS[column] as number] : null;
+}
+
 const coefficient = (frequency: number) => 2 * Math.cos((2 * Math.PI * frequency) / RATE);
 const ROW_COEFFICIENTS = ROWS.map(coefficient);
 const COLUMN_COEFFICIENTS = COLUMNS.map(coefficient);
