@@ -1,10 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Activity } from "../../../shared/config/activity.ts";
 import { contentTag } from "../../../shared/config/hash.ts";
-import { COLLECTIONS, type CollectionName } from "../../../shared/config/input.ts";
+import { AddonsInput, COLLECTIONS, type CollectionName, SettingsInput } from "../../../shared/config/input.ts";
 import type { PbxConfig } from "../../../shared/config/schema.ts";
 import { ApiError, api } from "./api.ts";
-import { type Form, type Option, SelectField, TextField, zodErrors } from "./forms.tsx";
+import { checkInput, type Form, type Option, SelectField, TextField } from "./forms.tsx";
 import { queueEdit } from "./outbox.ts";
 import { cachedPbx, markPending } from "./pbx.tsx";
 
@@ -26,6 +26,9 @@ export function useFlash(): string | null {
   return text;
 }
 
+/** The parts of a PBX's configuration that are one object, not a collection. */
+export type Singleton = "addons" | "settings";
+
 export interface Loaded<T> {
   entity: T | null;
   etag: string | null;
@@ -40,11 +43,12 @@ export interface Loaded<T> {
  * add-ons hold secrets the portal never sees; they take the draft's ETag (refused if anything in
  * the PBX changed).
  */
-export function useEntity<T>(pbx: string, collection: CollectionName | "addons", id: string | null): Loaded<T> {
+export function useEntity<T>(pbx: string, collection: CollectionName | Singleton, id: string | null): Loaded<T> {
   const [state, setState] = useState<Loaded<T>>({ entity: null, etag: null, error: null, loading: id !== null });
   useEffect(() => {
     if (id === null) return;
-    const path = collection === "addons" ? `/pbxs/${pbx}/addons` : `/pbxs/${pbx}/${collection}/${id}`;
+    const singleton = collection === "addons" || collection === "settings";
+    const path = singleton ? `/pbxs/${pbx}/${collection}` : `/pbxs/${pbx}/${collection}/${id}`;
     api<T & { etag?: string }>("GET", path)
       .then(({ data, etag }) =>
         setState({ entity: data, etag: etag ?? data.etag ?? null, error: null, loading: false }),
@@ -53,11 +57,11 @@ export function useEntity<T>(pbx: string, collection: CollectionName | "addons",
         const cached = error.offline ? await cachedPbx(pbx) : undefined;
         const entity = !cached
           ? undefined
-          : collection === "addons"
-            ? cached.config.addons
+          : singleton
+            ? cached.config[collection]
             : (cached.config[COLLECTIONS[collection].key] as { id: string }[]).find((e) => e.id === id);
         if (!cached || !entity) return setState({ entity: null, etag: null, error, loading: false });
-        const etag = collection === "extensions" || collection === "addons" ? cached.etag : `"e${contentTag(entity)}"`;
+        const etag = collection === "extensions" || singleton ? cached.etag : `"e${contentTag(entity)}"`;
         setState({ entity: entity as T, etag, error: null, loading: false });
       });
   }, [pbx, collection, id]);
@@ -86,11 +90,7 @@ export async function saveEntity(
   etag: string | null,
   label = "",
 ): Promise<Saved | null> {
-  const checked = COLLECTIONS[collection].input.safeParse(body);
-  if (!checked.success) {
-    (form as Form<unknown>).setErrors(zodErrors(checked.error.issues), "Some fields need attention.");
-    return null;
-  }
+  if (checkInput<unknown>(form, COLLECTIONS[collection].input, body) === null) return null;
   try {
     const { data } =
       id === null
@@ -124,6 +124,35 @@ export async function saveEntity(
       });
     throw error;
   }
+}
+
+const SECTION_INPUT = { addons: AddonsInput, settings: SettingsInput };
+const SECTION_NAME = { addons: "Add-ons", settings: "Settings" };
+
+/**
+ * PATCH of the add-ons or the settings with If-Match, checked with the shared input schema first.
+ * Online only (they are not queued): false when the check failed.
+ */
+export async function saveSection(
+  form: Form<never> | Form<unknown>,
+  pbx: string,
+  section: Singleton,
+  body: unknown,
+  etag: string | null,
+): Promise<boolean> {
+  if (checkInput<unknown>(form, SECTION_INPUT[section], body) === null) return false;
+  try {
+    await api("PATCH", `/pbxs/${pbx}/${section}`, body, { ifMatch: etag });
+  } catch (error) {
+    if (error instanceof ApiError && error.offline)
+      throw new ApiError(0, {
+        detail: `${SECTION_NAME[section]} can only be changed online. Your entries are still here.`,
+      });
+    throw error;
+  }
+  markPending(pbx);
+  (form as Form<unknown>).forget();
+  return true;
 }
 
 /** Deletes an entity; offline, the delete is queued like an edit. True when it was queued. */
@@ -160,6 +189,26 @@ export const orNull = (value: unknown): string | null =>
   typeof value === "string" && value.trim() !== "" ? value.trim() : null;
 
 // ---- Activity Type + Activity ----
+
+/** An activity in a few words, for list rows. */
+export function describeActivity(activity: Activity, config: PbxConfig): string {
+  switch (activity.type) {
+    case "extension":
+      return `Extension ${activity.extension}`;
+    case "voicemail":
+      return `Voicemail ${activity.extension}`;
+    case "external":
+      return `External ${activity.number}`;
+    case "ringGroup":
+      return `Ring group ${config.ringGroups.find((g) => g.id === activity.ringGroupId)?.name ?? "?"}`;
+    case "conference":
+      return `Conference ${config.conferenceRooms.find((r) => r.id === activity.conferenceRoomId)?.number ?? "?"}`;
+    case "announcement":
+      return `Announcement ${config.announcements.find((a) => a.id === activity.announcementId)?.name ?? "?"}`;
+    case "hangup":
+      return "Hang up";
+  }
+}
 
 export type ActivityKind = "route" | "final" | "speedDial";
 
@@ -260,4 +309,19 @@ export function ActivityFields({
       ) : null}
     </fieldset>
   );
+}
+
+let zones: string[] | null = null;
+
+/** The IANA time zones this browser knows, for a Timezone select (the current one kept first if unknown). */
+export function timezones(current: string): { value: string; label: string }[] {
+  zones ??= (() => {
+    try {
+      return Intl.supportedValuesOf("timeZone");
+    } catch {
+      return ["UTC", "Australia/Sydney"];
+    }
+  })();
+  const list = zones.includes(current) ? zones : [current, ...zones];
+  return list.map((z) => ({ value: z, label: z.replace(/_/g, " ") }));
 }

@@ -1,5 +1,6 @@
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import type { ZodType } from "zod";
 import { ApiError, type FieldError } from "./api.ts";
 
 /**
@@ -314,6 +315,39 @@ export function SelectField(
   );
 }
 
+/**
+ * Checkboxes that pick several of the options into one list (path holds the chosen values, in
+ * the order they were ticked); an error for the whole list shows above them.
+ */
+export function CheckList(props: { form: Form<unknown> | Form<never>; path: string; options: Option[] }) {
+  const form = props.form as Form<unknown>;
+  const chosen = (form.get(props.path) as string[] | undefined) ?? [];
+  const error = form.errors.get(props.path);
+  return (
+    <>
+      {error ? <p class="field-error">{error}</p> : null}
+      {props.options.map((o) => {
+        const id = `${form.id(props.path)}-${o.value}`;
+        return (
+          <div class="field check" key={o.value}>
+            <input
+              type="checkbox"
+              id={id}
+              name={props.path}
+              checked={chosen.includes(o.value)}
+              onChange={(e) => {
+                const on = (e.currentTarget as HTMLInputElement).checked;
+                form.set(props.path, on ? [...chosen, o.value] : chosen.filter((x) => x !== o.value));
+              }}
+            />
+            <label for={id}>{o.label}</label>
+          </div>
+        );
+      })}
+    </>
+  );
+}
+
 /** The form's problem and every field error, each a button that moves focus to its field. */
 export function FormErrors({ form }: { form: Form<unknown> | Form<never> }) {
   const f = form as Form<unknown>;
@@ -348,12 +382,89 @@ function labelOf(form: Form<unknown>, path: string): string {
   return label ? label.replace(/ \(required\)$/, "") : path;
 }
 
+/** A problem that concerns the whole screen (it could not be loaded, or the API refused). */
+export function Alert({ children }: { children: ComponentChildren }) {
+  return (
+    <p role="alert" class="error-summary">
+      {children}
+    </p>
+  );
+}
+
 export function Notice({ children }: { children: ComponentChildren }) {
   return (
     <div class="notice" role="status">
       {children}
     </div>
   );
+}
+
+/**
+ * A form of the portal: no browser validation (the shared schemas and the API speak instead), the
+ * error summary first, and its action run by form.submit (busy state, ApiErrors beside fields).
+ */
+export function FormView({
+  form,
+  onSubmit,
+  intro,
+  children,
+  ...attributes
+}: {
+  form: Form<unknown> | Form<never>;
+  onSubmit: () => Promise<void>;
+  /** Shown above the error summary. */
+  intro?: ComponentChildren;
+  children: ComponentChildren;
+  class?: string;
+  "aria-labelledby"?: string;
+}) {
+  return (
+    <form
+      {...attributes}
+      onSubmit={(e) => {
+        e.preventDefault();
+        void (form as Form<unknown>).submit(onSubmit);
+      }}
+      noValidate
+    >
+      {intro}
+      <FormErrors form={form} />
+      {children}
+    </form>
+  );
+}
+
+/** The form's submit button, disabled while it is saving. */
+export function SubmitButton({
+  form,
+  label,
+  busyLabel = label,
+}: {
+  form: Form<unknown> | Form<never>;
+  label: string;
+  busyLabel?: string;
+}) {
+  return (
+    <button type="submit" class="primary" disabled={form.busy}>
+      {form.busy ? busyLabel : label}
+    </button>
+  );
+}
+
+/**
+ * Checks a value with a shared schema before it is sent: the parsed value, or null with the
+ * issues shown beside their fields.
+ */
+export function checkInput<T>(
+  form: Form<unknown> | Form<never>,
+  schema: ZodType<T>,
+  value: unknown,
+  problem = "Some fields need attention.",
+): T | null {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  (form as Form<unknown>).setErrors(zodErrors(parsed.error.issues), problem);
+  return null;
 }
 
 /** zod issues from a shared validator, as field errors with the API's paths. */

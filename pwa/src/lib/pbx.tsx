@@ -2,6 +2,7 @@ import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import type { PbxConfig } from "../../../shared/config/schema.ts";
 import { ApiError, api, onReachability } from "./api.ts";
+import { Alert } from "./forms.tsx";
 import { href } from "./router.ts";
 import { type CachedPbx, type PbxSummary, store } from "./store.ts";
 
@@ -100,9 +101,7 @@ export function PbxFrame({ state, title, parent, children, actions, hidePending 
     return (
       <>
         <h1>{title}</h1>
-        <p role="alert" class="error-summary">
-          {error.status === 404 ? "This PBX does not exist or is not yours to see." : error.message}
-        </p>
+        <Alert>{error.status === 404 ? "This PBX does not exist or is not yours to see." : error.message}</Alert>
         <a href={href("/services")}>Back to My Services</a>
       </>
     );

@@ -1,6 +1,6 @@
 import { MeUpdate, type Notifications, type Role } from "../../../shared/accounts/schema.ts";
 import { api } from "../lib/api.ts";
-import { CheckField, FormErrors, Notice, TextField, useForm, zodErrors } from "../lib/forms.tsx";
+import { CheckField, checkInput, FormView, Notice, SubmitButton, TextField, useForm } from "../lib/forms.tsx";
 import { type PortalUser, userChanged, useSession } from "../lib/session.ts";
 
 /** My Account: contact details, notification preferences and the password. */
@@ -34,28 +34,23 @@ function valuesOf(user: PortalUser) {
 
 function AccountForm({ user }: { user: PortalUser }) {
   const form = useForm(() => valuesOf(user), `account.${user.id}`);
-  const onSubmit = (e: Event) => {
-    e.preventDefault();
-    void form.submit(async () => {
-      const { currentPassword, password, ...rest } = form.values;
-      const body = { ...rest, ...(password ? { password, currentPassword } : {}) };
-      const parsed = MeUpdate.safeParse(body);
-      if (!parsed.success) return form.setErrors(zodErrors(parsed.error.issues), "Some fields need attention.");
-      const { data } = await api<{ user: PortalUser }>("PATCH", "/me", parsed.data);
-      form.forget();
-      form.replace(valuesOf(data.user));
-      userChanged(data.user);
-      form.setErrors([]);
-      form.setNotice("Your account was saved.");
-    });
+  const onSubmit = async () => {
+    const { currentPassword, password, ...rest } = form.values;
+    const input = checkInput(form, MeUpdate, { ...rest, ...(password ? { password, currentPassword } : {}) });
+    if (!input) return;
+    const { data } = await api<{ user: PortalUser }>("PATCH", "/me", input);
+    form.forget();
+    form.replace(valuesOf(data.user));
+    userChanged(data.user);
+    form.setErrors([]);
+    form.setNotice("Your account was saved.");
   };
   return (
     <>
       <h1>My Account</h1>
       <p>Fill this in accurately: we use it to contact you in the event of an issue.</p>
       {form.notice ? <Notice>{form.notice}</Notice> : null}
-      <form onSubmit={onSubmit} noValidate>
-        <FormErrors form={form} />
+      <FormView form={form} onSubmit={onSubmit}>
         <fieldset>
           <legend>Contact details</legend>
           <div class="field">
@@ -102,11 +97,9 @@ function AccountForm({ user }: { user: PortalUser }) {
           />
         </fieldset>
         <div class="actions sticky">
-          <button type="submit" class="primary" disabled={form.busy}>
-            {form.busy ? "Saving…" : "Save"}
-          </button>
+          <SubmitButton form={form} label="Save" busyLabel="Saving…" />
         </div>
-      </form>
+      </FormView>
     </>
   );
 }

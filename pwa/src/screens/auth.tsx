@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { LoginInput, RecoverInput, RegisterInput, ResetInput } from "../../../shared/accounts/schema.ts";
 import { api } from "../lib/api.ts";
-import { FormErrors, Notice, TextField, useForm, zodErrors } from "../lib/forms.tsx";
+import { checkInput, FormView, Notice, SubmitButton, TextField, useForm } from "../lib/forms.tsx";
 import { href, navigate } from "../lib/router.ts";
 import { type PortalUser, signedIn } from "../lib/session.ts";
 
@@ -10,22 +10,18 @@ import { type PortalUser, signedIn } from "../lib/session.ts";
 export function Login({ query, expired }: { query: URLSearchParams; expired?: boolean }) {
   const form = useForm({ email: "", password: "" });
   const next = query.get("next") ?? "/services";
-  const onSubmit = (e: Event) => {
-    e.preventDefault();
-    void form.submit(async () => {
-      const parsed = LoginInput.safeParse(form.values);
-      if (!parsed.success) return form.setErrors(zodErrors(parsed.error.issues), "Enter your email and password.");
-      const { data } = await api<{ user: PortalUser }>("POST", "/auth/login", parsed.data);
-      signedIn(data.user);
-      navigate(next, true);
-    });
+  const onSubmit = async () => {
+    const input = checkInput(form, LoginInput, form.values, "Enter your email and password.");
+    if (!input) return;
+    const { data } = await api<{ user: PortalUser }>("POST", "/auth/login", input);
+    signedIn(data.user);
+    navigate(next, true);
   };
   return (
     <section class="card auth">
       <h1>Log in to the Management Portal</h1>
       {expired ? <Notice>Your session ended. Log in again to carry on where you were.</Notice> : null}
-      <form onSubmit={onSubmit} noValidate>
-        <FormErrors form={form} />
+      <FormView form={form} onSubmit={onSubmit}>
         <TextField form={form} path="email" label="Email (username)" type="email" autoComplete="username" required />
         <TextField
           form={form}
@@ -36,11 +32,9 @@ export function Login({ query, expired }: { query: URLSearchParams; expired?: bo
           required
         />
         <div class="actions">
-          <button type="submit" class="primary" disabled={form.busy}>
-            {form.busy ? "Logging in…" : "Log in"}
-          </button>
+          <SubmitButton form={form} label="Log in" busyLabel="Logging in…" />
         </div>
-      </form>
+      </FormView>
       <div class="auth-links">
         <a class="button secondary" href={href("/register")}>
           Register
@@ -56,23 +50,19 @@ export function Register(_: { query: URLSearchParams }) {
     { name: "", company: "", email: "", phone: "", mobile: "", position: "", password: "" },
     "register",
   );
-  const onSubmit = (e: Event) => {
-    e.preventDefault();
-    void form.submit(async () => {
-      const parsed = RegisterInput.safeParse(form.values);
-      if (!parsed.success) return form.setErrors(zodErrors(parsed.error.issues), "Some fields need attention.");
-      const { data } = await api<{ user: PortalUser }>("POST", "/auth/register", parsed.data);
-      form.forget();
-      signedIn(data.user);
-      navigate("/services", true);
-    });
+  const onSubmit = async () => {
+    const input = checkInput(form, RegisterInput, form.values);
+    if (!input) return;
+    const { data } = await api<{ user: PortalUser }>("POST", "/auth/register", input);
+    form.forget();
+    signedIn(data.user);
+    navigate("/services", true);
   };
   return (
     <section class="card auth">
       <h1>Register</h1>
       <p>Create a portal login for your company. You become its Administrator.</p>
-      <form onSubmit={onSubmit} noValidate>
-        <FormErrors form={form} />
+      <FormView form={form} onSubmit={onSubmit}>
         <TextField form={form} path="name" label="Your name" autoComplete="name" required />
         <TextField form={form} path="company" label="Company" autoComplete="organization" />
         <TextField form={form} path="email" label="Email" type="email" autoComplete="email" required />
@@ -89,12 +79,10 @@ export function Register(_: { query: URLSearchParams }) {
           required
         />
         <div class="actions">
-          <button type="submit" class="primary" disabled={form.busy}>
-            {form.busy ? "Registering…" : "Register"}
-          </button>
+          <SubmitButton form={form} label="Register" busyLabel="Registering…" />
           <a href={href("/login")}>I already have a login</a>
         </div>
-      </form>
+      </FormView>
     </section>
   );
 }
@@ -102,29 +90,23 @@ export function Register(_: { query: URLSearchParams }) {
 export function Recover(_: { query: URLSearchParams }) {
   const form = useForm({ email: "" });
   const [sent, setSent] = useState<string | null>(null);
-  const onSubmit = (e: Event) => {
-    e.preventDefault();
-    void form.submit(async () => {
-      const parsed = RecoverInput.safeParse(form.values);
-      if (!parsed.success) return form.setErrors(zodErrors(parsed.error.issues), "Enter the email you log in with.");
-      const { data } = await api<{ detail: string }>("POST", "/auth/recover", parsed.data);
-      setSent(data.detail);
-    });
+  const onSubmit = async () => {
+    const input = checkInput(form, RecoverInput, form.values, "Enter the email you log in with.");
+    if (!input) return;
+    const { data } = await api<{ detail: string }>("POST", "/auth/recover", input);
+    setSent(data.detail);
   };
   return (
     <section class="card auth">
       <h1>Having trouble signing in</h1>
       <p>Enter the email you log in with. We send you a link to choose a new password.</p>
       {sent ? <Notice>{sent}</Notice> : null}
-      <form onSubmit={onSubmit} noValidate>
-        <FormErrors form={form} />
+      <FormView form={form} onSubmit={onSubmit}>
         <TextField form={form} path="email" label="Email" type="email" autoComplete="email" required />
         <div class="actions">
-          <button type="submit" class="primary" disabled={form.busy}>
-            Send me a reset link
-          </button>
+          <SubmitButton form={form} label="Send me a reset link" />
         </div>
-      </form>
+      </FormView>
       <div class="auth-links">
         <a href={href("/reset")}>I have a reset code</a>
         <a href={href("/login")}>Back to Log in</a>
@@ -137,15 +119,12 @@ export function Reset({ query }: { query: URLSearchParams }) {
   const form = useForm({ token: query.get("token") ?? "", password: "" });
   const [done, setDone] = useState<string | null>(null);
   const fromLink = Boolean(query.get("token"));
-  const onSubmit = (e: Event) => {
-    e.preventDefault();
-    void form.submit(async () => {
-      const parsed = ResetInput.safeParse(form.values);
-      if (!parsed.success) return form.setErrors(zodErrors(parsed.error.issues), "Some fields need attention.");
-      const { data } = await api<{ detail: string }>("POST", "/auth/reset", parsed.data);
-      form.forget();
-      setDone(data.detail);
-    });
+  const onSubmit = async () => {
+    const input = checkInput(form, ResetInput, form.values);
+    if (!input) return;
+    const { data } = await api<{ detail: string }>("POST", "/auth/reset", input);
+    form.forget();
+    setDone(data.detail);
   };
   return (
     <section class="card auth">
@@ -158,8 +137,7 @@ export function Reset({ query }: { query: URLSearchParams }) {
           </a>
         </>
       ) : (
-        <form onSubmit={onSubmit} noValidate>
-          <FormErrors form={form} />
+        <FormView form={form} onSubmit={onSubmit}>
           {fromLink ? null : (
             <TextField form={form} path="token" label="Reset code (from the email)" autoComplete="one-time-code" />
           )}
@@ -178,11 +156,9 @@ export function Reset({ query }: { query: URLSearchParams }) {
             required
           />
           <div class="actions">
-            <button type="submit" class="primary" disabled={form.busy}>
-              Set new password
-            </button>
+            <SubmitButton form={form} label="Set new password" />
           </div>
-        </form>
+        </FormView>
       )}
     </section>
   );

@@ -1,9 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
 import type { ConfigDiff, DiffLine, EntityChange } from "../../../shared/config/diff.ts";
 import { type ApiError, api } from "../lib/api.ts";
-import { Notice } from "../lib/forms.tsx";
+import { Alert, Notice } from "../lib/forms.tsx";
 import { forgetPbx, PbxFrame, usePbx } from "../lib/pbx.tsx";
 import { href, navigate } from "../lib/router.ts";
+import { useApi } from "../lib/screens.tsx";
 
 /** View PBX Changes: pending changes, View Details (the diff), Apply PBX Changes, Change History. */
 
@@ -61,16 +62,8 @@ const CHANGE = { added: "Added", changed: "Changed", removed: "Removed" } as con
 const when = (iso: string) => new Date(iso).toLocaleString();
 
 function useChanges(pbx: string) {
-  const [changes, setChanges] = useState<Changes | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const load = () =>
-    api<Changes>("GET", `/pbxs/${pbx}/changes`)
-      .then(({ data }) => setChanges(data))
-      .catch((e: ApiError) => setError(e));
-  useEffect(() => {
-    void load();
-  }, [pbx]);
-  return { changes, error, reload: load };
+  const { data, error } = useApi<Changes>(`/pbxs/${pbx}/changes`);
+  return { changes: data, error };
 }
 
 export function ViewChanges({ params }: { params: Record<string, string> }) {
@@ -82,11 +75,7 @@ export function ViewChanges({ params }: { params: Record<string, string> }) {
     <PbxFrame state={state} title="View PBX Changes" hidePending>
       {() => (
         <>
-          {error ? (
-            <p role="alert" class="error-summary">
-              {error.message}
-            </p>
-          ) : null}
+          {error ? <Alert>{error.message}</Alert> : null}
           {applied ? (
             <Applied pbx={pbx} {...applied} />
           ) : !changes ? (
@@ -353,9 +342,7 @@ export function ChangeDetails({ params }: { params: Record<string, string> }) {
     >
       {() =>
         error ? (
-          <p role="alert" class="error-summary">
-            {error.message}
-          </p>
+          <Alert>{error.message}</Alert>
         ) : applied ? (
           <Applied pbx={pbx} {...applied} />
         ) : !changes ? (
@@ -385,23 +372,18 @@ export function ChangeDetails({ params }: { params: Record<string, string> }) {
 export function ChangeHistory({ params }: { params: Record<string, string> }) {
   const pbx = params.pbx ?? "";
   const state = usePbx(pbx);
-  const [versions, setVersions] = useState<VersionSummary[] | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  const history = useApi<{ versions: VersionSummary[] }>(`/pbxs/${pbx}/history`);
+  const versions = history.data?.versions ?? null;
+  const [revertProblem, setProblem] = useState<string | null>(null);
+  const problem = revertProblem ?? history.error?.message ?? null;
   const [notice, setNotice] = useState<string | null>(null);
-  const load = () =>
-    api<{ versions: VersionSummary[] }>("GET", `/pbxs/${pbx}/history`)
-      .then(({ data }) => setVersions(data.versions))
-      .catch((e: ApiError) => setProblem(e.message));
-  useEffect(() => {
-    void load();
-  }, [pbx]);
   const revert = async (version: number, discardPending = false) => {
     setProblem(null);
     try {
       const { data } = await api<{ version: number }>("POST", `/pbxs/${pbx}/revert`, { version, discardPending });
       forgetPbx(pbx);
       setNotice(`Reverted to version ${version}: it is now version ${data.version}.`);
-      await load();
+      await history.reload();
       await state.reload();
     } catch (e) {
       const err = e as ApiError;
@@ -423,11 +405,7 @@ export function ChangeHistory({ params }: { params: Record<string, string> }) {
       {() => (
         <>
           {notice ? <Notice>{notice}</Notice> : null}
-          {problem ? (
-            <p role="alert" class="error-summary">
-              {problem}
-            </p>
-          ) : null}
+          {problem ? <Alert>{problem}</Alert> : null}
           {!versions ? <p class="loading">Loading…</p> : null}
           <ol class="list history" aria-label="Applied versions">
             {versions?.map((v) => (
@@ -482,13 +460,9 @@ export function ChangeHistory({ params }: { params: Record<string, string> }) {
 export function VersionDetails({ params }: { params: Record<string, string> }) {
   const pbx = params.pbx ?? "";
   const state = usePbx(pbx);
-  const [details, setDetails] = useState<{ version: VersionSummary; diff: ConfigDiff } | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
-  useEffect(() => {
-    api<{ version: VersionSummary; diff: ConfigDiff }>("GET", `/pbxs/${pbx}/history/${params.version}`)
-      .then(({ data }) => setDetails(data))
-      .catch((e: ApiError) => setProblem(e.message));
-  }, [pbx, params.version]);
+  const fetched = useApi<{ version: VersionSummary; diff: ConfigDiff }>(`/pbxs/${pbx}/history/${params.version}`);
+  const details = fetched.data;
+  const problem = fetched.error?.message ?? null;
   return (
     <PbxFrame
       state={state}
@@ -497,9 +471,7 @@ export function VersionDetails({ params }: { params: Record<string, string> }) {
     >
       {() =>
         problem ? (
-          <p role="alert" class="error-summary">
-            {problem}
-          </p>
+          <Alert>{problem}</Alert>
         ) : !details ? (
           <p class="loading">Loading…</p>
         ) : (

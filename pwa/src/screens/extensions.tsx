@@ -1,34 +1,15 @@
 import { useState } from "preact/hooks";
 import type { Extension } from "../../../shared/config/schema.ts";
-import {
-  deleteEntity,
-  orNull,
-  QUEUED_NOTICE,
-  type Saved,
-  saveEntity,
-  setFlash,
-  useEntity,
-  useFlash,
-} from "../lib/entity.tsx";
-import { CheckField, FormErrors, Notice, TextField, useForm } from "../lib/forms.tsx";
-import { PbxFrame, usePbx } from "../lib/pbx.tsx";
-import { href, navigate } from "../lib/router.ts";
+import { orNull, type Saved } from "../lib/entity.tsx";
+import { CheckField, TextField, useForm } from "../lib/forms.tsx";
+import { href } from "../lib/router.ts";
+import { type Editing, EditScreen, EntityForm, ListScreen, RowList } from "../lib/screens.tsx";
 
 /** Offices & Users: the extensions, grouped by office, and the extension form. */
 
 export function OfficesAndUsers({ params }: { params: Record<string, string> }) {
-  const state = usePbx(params.pbx ?? "");
-  const flash = useFlash();
   return (
-    <PbxFrame
-      state={state}
-      title="Offices & Users"
-      actions={
-        <a class="button primary" href={href(`/pbx/${params.pbx}/extensions/new`)}>
-          Add Extension
-        </a>
-      }
-    >
+    <ListScreen params={params} title="Offices & Users" add={{ label: "Add Extension", path: "extensions/new" }}>
       {({ id, config }) => {
         const offices = new Map<string, Extension[]>();
         for (const e of [...config.extensions].sort((a, b) => a.number.localeCompare(b.number))) {
@@ -37,37 +18,27 @@ export function OfficesAndUsers({ params }: { params: Record<string, string> }) 
         }
         return (
           <>
-            {flash ? <Notice>{flash}</Notice> : null}
             {config.extensions.length === 0 ? <p>No extensions yet. Add the first one.</p> : null}
             {[...offices].map(([office, list]) => (
               <section key={office}>
                 <h2>{office}</h2>
-                <ul class="list">
-                  {list.map((e) => (
-                    <li key={e.id}>
-                      <a class="row-link" href={href(`/pbx/${id}/extensions/${e.id}`)}>
-                        <span class="row-title">
-                          {e.number} {e.name}
-                        </span>
-                        <span class="row-meta">
-                          {[
-                            e.email,
-                            e.voicemail.enabled ? "voicemail" : null,
-                            e.recordOutbound ? "call recording" : null,
-                          ]
-                            .filter(Boolean)
-                            .join(" · ") || "view/edit"}
-                        </span>
-                      </a>
-                    </li>
-                  ))}
-                </ul>
+                <RowList
+                  rows={list.map((e) => ({
+                    key: e.id,
+                    to: `/pbx/${id}/extensions/${e.id}`,
+                    title: `${e.number} ${e.name}`,
+                    meta:
+                      [e.email, e.voicemail.enabled ? "voicemail" : null, e.recordOutbound ? "call recording" : null]
+                        .filter(Boolean)
+                        .join(" · ") || "view/edit",
+                  }))}
+                />
               </section>
             ))}
           </>
         );
       }}
-    </PbxFrame>
+    </ListScreen>
   );
 }
 
@@ -125,41 +96,23 @@ function bodyOf(v: ExtensionValues, existing: Extension | null): Record<string, 
 }
 
 export function ExtensionEdit({ params }: { params: Record<string, string> }) {
-  const pbx = params.pbx ?? "";
-  const isNew = params.id === "new";
-  const state = usePbx(pbx);
-  const loaded = useEntity<Extension>(pbx, "extensions", isNew ? null : (params.id ?? null));
-  if (!isNew && loaded.loading) return <p class="loading">Loading…</p>;
   return (
-    <PbxFrame
-      state={state}
-      title={isNew ? "Add Extension" : `Extension ${loaded.entity?.number ?? ""} ${loaded.entity?.name ?? ""}`}
-      parent={{ label: "Offices & Users", to: `/pbx/${pbx}/extensions` }}
+    <EditScreen<Extension>
+      params={params}
+      collection="extensions"
+      list={{ label: "Offices & Users", path: "extensions" }}
+      addTitle="Add Extension"
+      title={(e) => `Extension ${e?.number ?? ""} ${e?.name ?? ""}`}
     >
-      {(data) =>
-        loaded.error ? (
-          <p role="alert" class="error-summary">
-            {loaded.error.message}
-          </p>
-        ) : (
-          <ExtensionForm
-            pbx={pbx}
-            sipDomain={data.summary.sipDomain}
-            existing={loaded.entity}
-            etag={loaded.etag}
-            key={loaded.etag ?? "new"}
-          />
-        )
-      }
-    </PbxFrame>
+      {(editing) => <ExtensionForm editing={editing} />}
+    </EditScreen>
   );
 }
 
-function ExtensionForm(props: { pbx: string; sipDomain: string; existing: Extension | null; etag: string | null }) {
-  const { pbx, existing } = props;
+function ExtensionForm({ editing }: { editing: Editing<Extension> }) {
+  const { pbx, existing, list } = editing;
   const form = useForm<ExtensionValues>(() => valuesOf(existing), `ext.${pbx}.${existing?.id ?? "new"}`);
   const [created, setCreated] = useState<Saved | null>(null);
-  const list = `/pbx/${pbx}/extensions`;
   if (created) {
     const password = created.generatedSecrets?.sipPassword;
     return (
@@ -179,7 +132,7 @@ function ExtensionForm(props: { pbx: string; sipDomain: string; existing: Extens
           </dd>
           <dt>SIP domain</dt>
           <dd>
-            <code>{props.sipDomain}</code>
+            <code>{editing.data.summary.sipDomain}</code>
           </dd>
         </dl>
         <a class="button primary" href={href(list)}>
@@ -189,32 +142,28 @@ function ExtensionForm(props: { pbx: string; sipDomain: string; existing: Extens
     );
   }
   const v = form.values;
-  const onSubmit = (e: Event) => {
-    e.preventDefault();
-    void form.submit(async () => {
-      const label = `extension ${v.number} ${v.name}`;
-      const saved = await saveEntity(
-        form,
-        pbx,
-        "extensions",
-        existing?.id ?? null,
-        bodyOf(v, existing),
-        props.etag,
-        label,
-      );
-      if (!saved) return;
-      if (saved.queued) {
-        setFlash(QUEUED_NOTICE);
-        navigate(list);
-      } else if (existing) {
-        setFlash(`Extension ${v.number} ${v.name} saved. Your changes are ready to apply.`);
-        navigate(list);
-      } else setCreated(saved);
-    });
-  };
   return (
-    <form onSubmit={onSubmit} noValidate>
-      <FormErrors form={form} />
+    <EntityForm
+      form={form}
+      editing={editing}
+      collection="extensions"
+      body={() => bodyOf(v, existing)}
+      label={() => `extension ${v.number} ${v.name}`}
+      saved={(saved) => {
+        if (existing) return `Extension ${v.number} ${v.name} saved. Your changes are ready to apply.`;
+        setCreated(saved);
+        return null;
+      }}
+      remove={
+        existing && {
+          confirm: `Delete extension ${existing.number} ${existing.name}?`,
+          label: `extension ${existing.number}`,
+          done: `Extension ${existing.number} deleted. Your changes are ready to apply.`,
+        }
+      }
+      saveLabel="Save & Close"
+      deleteLabel="Delete Extension"
+    >
       <fieldset>
         <legend>User Details</legend>
         <TextField
@@ -290,46 +239,6 @@ function ExtensionForm(props: { pbx: string; sipDomain: string; existing: Extens
           hint="Needs the Call Recording Plugin under Addons."
         />
       </fieldset>
-      <div class="actions sticky">
-        <button type="submit" class="primary" disabled={form.busy}>
-          {form.busy ? "Saving…" : "Save & Close"}
-        </button>
-        <button
-          type="button"
-          class="secondary"
-          onClick={() => {
-            form.forget();
-            navigate(list);
-          }}
-        >
-          Cancel
-        </button>
-        {existing ? (
-          <button
-            type="button"
-            class="danger"
-            onClick={() =>
-              confirm(`Delete extension ${existing.number} ${existing.name}?`) &&
-              form.submit(async () => {
-                const queued = await deleteEntity(
-                  pbx,
-                  "extensions",
-                  existing.id,
-                  props.etag,
-                  `extension ${existing.number}`,
-                );
-                form.forget();
-                setFlash(
-                  queued ? QUEUED_NOTICE : `Extension ${existing.number} deleted. Your changes are ready to apply.`,
-                );
-                navigate(list);
-              })
-            }
-          >
-            Delete Extension
-          </button>
-        ) : null}
-      </div>
-    </form>
+    </EntityForm>
   );
 }

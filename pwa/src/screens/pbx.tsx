@@ -1,4 +1,5 @@
 import type { JSX } from "preact";
+import type { PbxConfig } from "../../../shared/config/schema.ts";
 import { PbxFrame, usePbx } from "../lib/pbx.tsx";
 import { href } from "../lib/router.ts";
 
@@ -40,6 +41,44 @@ function Tile({ to, label, icon, note }: { to: string; label: string; icon: stri
   );
 }
 
+/** The homepage's tiles: where each goes (under the PBX), its name, icon and a word on what is there. */
+function tiles(config: PbxConfig): { path: string; label: string; icon: string; note: string }[] {
+  return [
+    {
+      path: "routes",
+      label: "Call Routing",
+      icon: "routes",
+      note: count(config.callRoutes.length, "number", "numbers"),
+    },
+    {
+      path: "extensions",
+      label: "Offices & Users",
+      icon: "users",
+      note: count(config.extensions.length, "extension", "extensions"),
+    },
+    {
+      path: "virtual-extensions",
+      label: "Virtual Extensions",
+      icon: "virtual",
+      note: count(config.virtualExtensions.length, "speed dial", "speed dials"),
+    },
+    {
+      path: "blacklist",
+      label: "Blacklist",
+      icon: "blacklist",
+      note: count(config.blacklist.length, "number", "numbers"),
+    },
+    {
+      path: "holidays",
+      label: "Holidays",
+      icon: "holidays",
+      note: count(config.holidays.length, "condition", "conditions"),
+    },
+    { path: "addons", label: "Addons", icon: "addons", note: "Configure Addons · Call Recordings · Virtual FAX" },
+    { path: "history", label: "Change History", icon: "changes", note: "Applied versions" },
+  ];
+}
+
 export function PbxHome({ params }: { params: Record<string, string> }) {
   const state = usePbx(params.pbx ?? "");
   return (
@@ -51,43 +90,9 @@ export function PbxHome({ params }: { params: Record<string, string> }) {
             {summary.appliedVersion ? `version ${summary.appliedVersion} live` : "not applied yet"}
           </p>
           <ul class="tiles">
-            <Tile
-              to={`/pbx/${id}/routes`}
-              label="Call Routing"
-              icon="routes"
-              note={count(config.callRoutes.length, "number", "numbers")}
-            />
-            <Tile
-              to={`/pbx/${id}/extensions`}
-              label="Offices & Users"
-              icon="users"
-              note={count(config.extensions.length, "extension", "extensions")}
-            />
-            <Tile
-              to={`/pbx/${id}/virtual-extensions`}
-              label="Virtual Extensions"
-              icon="virtual"
-              note={count(config.virtualExtensions.length, "speed dial", "speed dials")}
-            />
-            <Tile
-              to={`/pbx/${id}/blacklist`}
-              label="Blacklist"
-              icon="blacklist"
-              note={count(config.blacklist.length, "number", "numbers")}
-            />
-            <Tile
-              to={`/pbx/${id}/holidays`}
-              label="Holidays"
-              icon="holidays"
-              note={count(config.holidays.length, "condition", "conditions")}
-            />
-            <Tile
-              to={`/pbx/${id}/addons`}
-              label="Addons"
-              icon="addons"
-              note="Configure Addons · Call Recordings · Virtual FAX"
-            />
-            <Tile to={`/pbx/${id}/history`} label="Change History" icon="changes" note="Applied versions" />
+            {tiles(config).map((t) => (
+              <Tile key={t.path} to={`/pbx/${id}/${t.path}`} label={t.label} icon={t.icon} note={t.note} />
+            ))}
           </ul>
         </>
       )}

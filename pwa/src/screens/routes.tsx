@@ -1,83 +1,34 @@
 import type { Activity } from "../../../shared/config/activity.ts";
 import type { CallRoute, PbxConfig } from "../../../shared/config/schema.ts";
-import {
-  ActivityFields,
-  defaultActivity,
-  deleteEntity,
-  orNull,
-  QUEUED_NOTICE,
-  saveEntity,
-  setFlash,
-  useEntity,
-  useFlash,
-} from "../lib/entity.tsx";
-import { CheckField, FormErrors, Notice, SelectField, TextField, useForm } from "../lib/forms.tsx";
-import { PbxFrame, usePbx } from "../lib/pbx.tsx";
-import { href, navigate } from "../lib/router.ts";
+import { ActivityFields, defaultActivity, describeActivity, orNull, timezones } from "../lib/entity.tsx";
+import { CheckField, SelectField, TextField, useForm } from "../lib/forms.tsx";
+import { href } from "../lib/router.ts";
+import { type Editing, EditScreen, EntityForm, ListScreen, RowList } from "../lib/screens.tsx";
 
 /** Call Routing: the PBX's inbound numbers and the call route form. */
 
-function describe(activity: Activity, config: PbxConfig): string {
-  switch (activity.type) {
-    case "extension":
-      return `Extension ${activity.extension}`;
-    case "voicemail":
-      return `Voicemail ${activity.extension}`;
-    case "external":
-      return `External ${activity.number}`;
-    case "ringGroup":
-      return `Ring group ${config.ringGroups.find((g) => g.id === activity.ringGroupId)?.name ?? "?"}`;
-    case "conference":
-      return `Conference ${config.conferenceRooms.find((r) => r.id === activity.conferenceRoomId)?.number ?? "?"}`;
-    case "announcement":
-      return `Announcement ${config.announcements.find((a) => a.id === activity.announcementId)?.name ?? "?"}`;
-    case "hangup":
-      return "Hang up";
-  }
-}
-
 export function CallRouting({ params }: { params: Record<string, string> }) {
-  const state = usePbx(params.pbx ?? "");
-  const flash = useFlash();
   return (
-    <PbxFrame
-      state={state}
-      title="Call Routing"
-      actions={
-        <a class="button primary" href={href(`/pbx/${params.pbx}/routes/new`)}>
-          Add Call Route
-        </a>
-      }
-    >
+    <ListScreen params={params} title="Call Routing" add={{ label: "Add Call Route", path: "routes/new" }}>
       {({ id, config }) => (
-        <>
-          {flash ? <Notice>{flash}</Notice> : null}
-          {config.callRoutes.length === 0 ? <p>No inbound numbers yet. Add a call route for each number.</p> : null}
-          <ul class="list">
-            {config.callRoutes.map((r) => (
-              <li key={r.id}>
-                <a class="row-link" href={href(`/pbx/${id}/routes/${r.id}`)}>
-                  <span class="row-title">
-                    {r.did} {r.alertName}
-                  </span>
-                  <span class="row-meta">
-                    {[
-                      describe(r.activity, config),
-                      r.recordInbound ? "recording" : null,
-                      r.forwardAll.enabled ? `forward all ${r.forwardAll.dialCode ?? ""}` : null,
-                      r.holidayId ? `holiday ${config.holidays.find((h) => h.id === r.holidayId)?.name ?? ""}` : null,
-                    ]
-                      .filter(Boolean)
-                      .join(" · ")}{" "}
-                    · view/edit
-                  </span>
-                </a>
-              </li>
-            ))}
-          </ul>
-        </>
+        <RowList
+          empty="No inbound numbers yet. Add a call route for each number."
+          rows={config.callRoutes.map((r) => ({
+            key: r.id,
+            to: `/pbx/${id}/routes/${r.id}`,
+            title: `${r.did} ${r.alertName}`,
+            meta: `${[
+              describeActivity(r.activity, config),
+              r.recordInbound ? "recording" : null,
+              r.forwardAll.enabled ? `forward all ${r.forwardAll.dialCode ?? ""}` : null,
+              r.holidayId ? `holiday ${config.holidays.find((h) => h.id === r.holidayId)?.name ?? ""}` : null,
+            ]
+              .filter(Boolean)
+              .join(" · ")} · view/edit`,
+          }))}
+        />
       )}
-    </PbxFrame>
+    </ListScreen>
   );
 }
 
@@ -125,84 +76,46 @@ function bodyOf(v: RouteValues): Record<string, unknown> {
   };
 }
 
-let zones: string[] | null = null;
-function timezones(current: string): { value: string; label: string }[] {
-  zones ??= (() => {
-    try {
-      return Intl.supportedValuesOf("timeZone");
-    } catch {
-      return ["UTC", "Australia/Sydney"];
-    }
-  })();
-  const list = zones.includes(current) ? zones : [current, ...zones];
-  return list.map((z) => ({ value: z, label: z.replace(/_/g, " ") }));
-}
-
 export function CallRouteEdit({ params }: { params: Record<string, string> }) {
-  const pbx = params.pbx ?? "";
-  const isNew = params.id === "new";
-  const state = usePbx(pbx);
-  const loaded = useEntity<CallRoute>(pbx, "call-routes", isNew ? null : (params.id ?? null));
-  if (!isNew && loaded.loading) return <p class="loading">Loading…</p>;
   return (
-    <PbxFrame
-      state={state}
-      title={isNew ? "Add Call Route" : `Call Route ${loaded.entity?.did ?? ""}`}
-      parent={{ label: "Call Routing", to: `/pbx/${pbx}/routes` }}
+    <EditScreen<CallRoute>
+      params={params}
+      collection="call-routes"
+      list={{ label: "Call Routing", path: "routes" }}
+      addTitle="Add Call Route"
+      title={(r) => `Call Route ${r?.did ?? ""}`}
     >
-      {(data) =>
-        loaded.error ? (
-          <p role="alert" class="error-summary">
-            {loaded.error.message}
-          </p>
-        ) : (
-          <RouteForm
-            pbx={pbx}
-            config={data.config}
-            existing={loaded.entity}
-            etag={loaded.etag}
-            key={loaded.etag ?? "new"}
-          />
-        )
-      }
-    </PbxFrame>
+      {(editing) => <RouteForm editing={editing} />}
+    </EditScreen>
   );
 }
 
-function RouteForm(props: { pbx: string; config: PbxConfig; existing: CallRoute | null; etag: string | null }) {
-  const { pbx, config, existing } = props;
+function RouteForm({ editing }: { editing: Editing<CallRoute> }) {
+  const { pbx, existing } = editing;
+  const config = editing.data.config;
   const form = useForm<RouteValues>(() => valuesOf(existing, config), `route.${pbx}.${existing?.id ?? "new"}`);
   const v = form.values;
-  const list = `/pbx/${pbx}/routes`;
   const recordingOn = config.addons.callRecording.enabled;
   const faxOn = config.addons.virtualFax.enabled;
-  const onSubmit = (e: Event) => {
-    e.preventDefault();
-    void form.submit(async () => {
-      const saved = await saveEntity(
-        form,
-        pbx,
-        "call-routes",
-        existing?.id ?? null,
-        bodyOf(v),
-        props.etag,
-        `call route ${v.did}`,
-      );
-      if (!saved) return;
-      if (saved.queued) {
-        setFlash(QUEUED_NOTICE);
-        return navigate(list);
-      }
-      const code = (saved.forwardAll as { dialCode: string | null } | undefined)?.dialCode;
-      setFlash(
-        `Call route ${v.did} saved.${v.forwardAll.enabled && code ? ` Allocated Dial Code: ${code}.` : ""} Your changes are ready to apply.`,
-      );
-      navigate(list);
-    });
-  };
   return (
-    <form onSubmit={onSubmit} noValidate>
-      <FormErrors form={form} />
+    <EntityForm
+      form={form}
+      editing={editing}
+      collection="call-routes"
+      body={() => bodyOf(v)}
+      label={() => `call route ${v.did}`}
+      saved={(saved) => {
+        const code = (saved.forwardAll as { dialCode: string | null } | undefined)?.dialCode;
+        return `Call route ${v.did} saved.${v.forwardAll.enabled && code ? ` Allocated Dial Code: ${code}.` : ""} Your changes are ready to apply.`;
+      }}
+      remove={
+        existing && {
+          confirm: `Delete the call route for ${existing.did}?`,
+          label: `call route ${existing.did}`,
+          done: `Call route ${existing.did} deleted. Your changes are ready to apply.`,
+        }
+      }
+    >
       <fieldset>
         <legend>Number</legend>
         <SelectField
@@ -288,46 +201,6 @@ function RouteForm(props: { pbx: string; config: PbxConfig; existing: CallRoute 
           <TextField form={form} path="virtualFaxEmail" label="FAX to email address" type="email" />
         ) : null}
       </fieldset>
-      <div class="actions sticky">
-        <button type="submit" class="primary" disabled={form.busy}>
-          {form.busy ? "Saving…" : "Save"}
-        </button>
-        <button
-          type="button"
-          class="secondary"
-          onClick={() => {
-            form.forget();
-            navigate(list);
-          }}
-        >
-          Cancel
-        </button>
-        {existing ? (
-          <button
-            type="button"
-            class="danger"
-            onClick={() =>
-              confirm(`Delete the call route for ${existing.did}?`) &&
-              form.submit(async () => {
-                const queued = await deleteEntity(
-                  pbx,
-                  "call-routes",
-                  existing.id,
-                  props.etag,
-                  `call route ${existing.did}`,
-                );
-                form.forget();
-                setFlash(
-                  queued ? QUEUED_NOTICE : `Call route ${existing.did} deleted. Your changes are ready to apply.`,
-                );
-                navigate(list);
-              })
-            }
-          >
-            Delete
-          </button>
-        ) : null}
-      </div>
-    </form>
+    </EntityForm>
   );
 }

@@ -1,8 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { PbxCreate, rolePowers } from "../../../shared/accounts/schema.ts";
 import { type ApiError, api } from "../lib/api.ts";
-import { FormErrors, TextField, useForm, zodErrors } from "../lib/forms.tsx";
-import { href, navigate } from "../lib/router.ts";
+import { Alert, checkInput, FormView, SubmitButton, TextField, useForm } from "../lib/forms.tsx";
+import { navigate } from "../lib/router.ts";
+import { RowList } from "../lib/screens.tsx";
 import { useSession } from "../lib/session.ts";
 import { type PbxSummary, store } from "../lib/store.ts";
 
@@ -43,11 +44,7 @@ export function MyServices() {
           Offline: your services as last seen on {new Date(offlineSince).toLocaleString()}.
         </p>
       ) : null}
-      {error ? (
-        <p role="alert" class="error-summary">
-          {error}
-        </p>
-      ) : null}
+      {error ? <Alert>{error}</Alert> : null}
       {services === null && !error ? <p class="loading">Loading…</p> : null}
       {services !== null && groups.size === 0 ? <p>You have no services yet. Ask your administrator.</p> : null}
       {[...groups].map(([type, list]) => (
@@ -56,16 +53,9 @@ export function MyServices() {
             {TYPE_NAMES[type] ?? type} <span class="count">({list.length})</span>
           </summary>
           {list.length === 0 ? <p class="hint">No PBX yet.</p> : null}
-          <ul class="list">
-            {list.map((s) => (
-              <li key={s.id}>
-                <a class="row-link" href={href(`/pbx/${s.id}`)}>
-                  <span class="row-title">{s.name}</span>
-                  <span class="row-meta">Hosted PBX · {s.id}</span>
-                </a>
-              </li>
-            ))}
-          </ul>
+          <RowList
+            rows={list.map((s) => ({ key: s.id, to: `/pbx/${s.id}`, title: s.name, meta: `Hosted PBX · ${s.id}` }))}
+          />
           {type === "voice" && canCreate ? <CreatePbx /> : null}
         </details>
       ))}
@@ -75,26 +65,25 @@ export function MyServices() {
 
 function CreatePbx() {
   const form = useForm({ name: "" }, "create-pbx");
-  const onSubmit = (e: Event) => {
-    e.preventDefault();
-    void form.submit(async () => {
-      const parsed = PbxCreate.safeParse(form.values);
-      if (!parsed.success) return form.setErrors(zodErrors(parsed.error.issues), "Give the PBX a name.");
-      const { data } = await api<{ pbx: Service }>("POST", "/pbxs", parsed.data);
-      form.forget();
-      navigate(`/pbx/${data.pbx.id}`);
-    });
+  const onSubmit = async () => {
+    const input = checkInput(form, PbxCreate, form.values, "Give the PBX a name.");
+    if (!input) return;
+    const { data } = await api<{ pbx: Service }>("POST", "/pbxs", input);
+    form.forget();
+    navigate(`/pbx/${data.pbx.id}`);
   };
   return (
-    <form class="inline-form" onSubmit={onSubmit} noValidate aria-labelledby="create-pbx-title">
-      <h2 id="create-pbx-title">Create a PBX</h2>
-      <FormErrors form={form} />
+    <FormView
+      form={form}
+      onSubmit={onSubmit}
+      class="inline-form"
+      aria-labelledby="create-pbx-title"
+      intro={<h2 id="create-pbx-title">Create a PBX</h2>}
+    >
       <TextField form={form} path="name" label="PBX name" required />
       <div class="actions">
-        <button type="submit" class="primary" disabled={form.busy}>
-          Create PBX
-        </button>
+        <SubmitButton form={form} label="Create PBX" />
       </div>
-    </form>
+    </FormView>
   );
 }

@@ -1,4 +1,3 @@
-import { useEffect, useState } from "preact/hooks";
 import {
   type Notifications,
   type Role,
@@ -6,10 +5,21 @@ import {
   UserCreate,
   UserUpdate,
 } from "../../../shared/accounts/schema.ts";
-import { type ApiError, api } from "../lib/api.ts";
+import { api } from "../lib/api.ts";
 import { setFlash, useFlash } from "../lib/entity.tsx";
-import { CheckField, FormErrors, Notice, SelectField, TextField, useForm, zodErrors } from "../lib/forms.tsx";
+import {
+  Alert,
+  CheckField,
+  CheckList,
+  checkInput,
+  FormView,
+  Notice,
+  SelectField,
+  TextField,
+  useForm,
+} from "../lib/forms.tsx";
 import { href, navigate } from "../lib/router.ts";
+import { FormButtons, RowList, useApi } from "../lib/screens.tsx";
 import type { PortalUser } from "../lib/session.ts";
 import type { PbxSummary } from "../lib/store.ts";
 import { NOTIFICATION_LABELS } from "./account.tsx";
@@ -29,14 +39,10 @@ const ACTIONS: { value: ServiceAction; label: string }[] = [
 ];
 
 export function PortalUsers() {
-  const [users, setUsers] = useState<PortalUser[] | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  const fetched = useApi<{ users: PortalUser[] }>("/users");
+  const users = fetched.data?.users ?? null;
+  const problem = fetched.error?.message ?? null;
   const flash = useFlash();
-  useEffect(() => {
-    api<{ users: PortalUser[] }>("GET", "/users")
-      .then(({ data }) => setUsers(data.users))
-      .catch((e: ApiError) => setProblem(e.message));
-  }, []);
   return (
     <>
       <div class="title-row">
@@ -46,53 +52,34 @@ export function PortalUsers() {
         </a>
       </div>
       {flash ? <Notice>{flash}</Notice> : null}
-      {problem ? (
-        <p role="alert" class="error-summary">
-          {problem}
-        </p>
-      ) : null}
+      {problem ? <Alert>{problem}</Alert> : null}
       {!users && !problem ? <p class="loading">Loading…</p> : null}
-      <ul class="list">
-        {users?.map((u) => (
-          <li key={u.id}>
-            <a class="row-link" href={href(`/admin/users/${u.id}`)}>
-              <span class="row-title">{u.email}</span>
-              <span class="row-meta">
-                {u.name} · {ROLES.find((r) => r.value === u.role)?.label} · {u.status}
-              </span>
-            </a>
-          </li>
-        ))}
-      </ul>
+      <RowList
+        rows={(users ?? []).map((u) => ({
+          key: u.id,
+          to: `/admin/users/${u.id}`,
+          title: u.email,
+          meta: `${u.name} · ${ROLES.find((r) => r.value === u.role)?.label ?? ""} · ${u.status}`,
+        }))}
+      />
     </>
   );
 }
 
 export function PortalUserEdit({ params }: { params: Record<string, string> }) {
   const isNew = params.id === "new";
-  const [user, setUser] = useState<PortalUser | null>(null);
-  const [services, setServices] = useState<PbxSummary["pbx"][] | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
-  useEffect(() => {
-    api<{ pbxs: PbxSummary["pbx"][] }>("GET", "/pbxs")
-      .then(({ data }) => setServices(data.pbxs))
-      .catch((e: ApiError) => setProblem(e.message));
-    if (!isNew)
-      api<{ user: PortalUser }>("GET", `/users/${params.id}`)
-        .then(({ data }) => setUser(data.user))
-        .catch((e: ApiError) => setProblem(e.message));
-  }, [params.id]);
+  const pbxs = useApi<{ pbxs: PbxSummary["pbx"][] }>("/pbxs");
+  const fetched = useApi<{ user: PortalUser }>(isNew ? null : `/users/${params.id}`);
+  const services = pbxs.data?.pbxs ?? null;
+  const user = fetched.data?.user ?? null;
+  const problem = (fetched.error ?? pbxs.error)?.message ?? null;
   return (
     <>
       <nav class="crumbs" aria-label="Breadcrumb">
         <a href={href("/admin/users")}>Portal Users</a>
       </nav>
       <h1>{isNew ? "Add Portal User" : (user?.email ?? "Portal User")}</h1>
-      {problem ? (
-        <p role="alert" class="error-summary">
-          {problem}
-        </p>
-      ) : null}
+      {problem ? <Alert>{problem}</Alert> : null}
       {services && (isNew || user) ? (
         <UserForm user={user} services={services} key={user?.updatedAt ?? "new"} />
       ) : (
@@ -130,27 +117,18 @@ function UserForm({ user, services }: { user: PortalUser | null; services: PbxSu
   );
   const v = form.values;
   const scoped = v.role === "clientUser" || v.role === "serviceUser";
-  const onSubmit = (e: Event) => {
-    e.preventDefault();
-    void form.submit(async () => {
-      const { password, ...rest } = v;
-      const body = { ...rest, ...(password ? { password } : {}) };
-      const parsed = (user ? UserUpdate : UserCreate).safeParse(body);
-      if (!parsed.success) return form.setErrors(zodErrors(parsed.error.issues), "Some fields need attention.");
-      if (user) await api("PATCH", `/users/${user.id}`, body);
-      else await api("POST", "/users", body);
-      form.forget();
-      setFlash(`Portal user ${v.email} saved.`);
-      navigate("/admin/users");
-    });
-  };
-  const toggle = (path: "services" | "actions", value: string, on: boolean) => {
-    const list = v[path] as string[];
-    form.set(path, on ? [...list, value] : list.filter((x) => x !== value));
+  const onSubmit = async () => {
+    const { password, ...rest } = v;
+    const body = { ...rest, ...(password ? { password } : {}) };
+    if (checkInput<unknown>(form, user ? UserUpdate : UserCreate, body) === null) return;
+    if (user) await api("PATCH", `/users/${user.id}`, body);
+    else await api("POST", "/users", body);
+    form.forget();
+    setFlash(`Portal user ${v.email} saved.`);
+    navigate("/admin/users");
   };
   return (
-    <form onSubmit={onSubmit} noValidate>
-      <FormErrors form={form} />
+    <FormView form={form} onSubmit={onSubmit}>
       <fieldset>
         <legend>Contact information</legend>
         <TextField form={form} path="email" label="Email" type="email" required autoComplete="off" />
@@ -191,32 +169,11 @@ function UserForm({ user, services }: { user: PortalUser | null; services: PbxSu
       {scoped ? (
         <fieldset>
           <legend>Services this user can access</legend>
-          {form.errors.get("services") ? <p class="field-error">{form.errors.get("services")}</p> : null}
-          {services.map((s) => (
-            <div class="field check" key={s.id}>
-              <input
-                type="checkbox"
-                id={`svc-${s.id}`}
-                checked={v.services.includes(s.id)}
-                onChange={(e) => toggle("services", s.id, (e.currentTarget as HTMLInputElement).checked)}
-              />
-              <label for={`svc-${s.id}`}>{s.name}</label>
-            </div>
-          ))}
+          <CheckList form={form} path="services" options={services.map((s) => ({ value: s.id, label: s.name }))} />
           {v.role === "serviceUser" ? (
             <>
               <h3>Allowed actions</h3>
-              {ACTIONS.map((a) => (
-                <div class="field check" key={a.value}>
-                  <input
-                    type="checkbox"
-                    id={`act-${a.value}`}
-                    checked={v.actions.includes(a.value)}
-                    onChange={(e) => toggle("actions", a.value, (e.currentTarget as HTMLInputElement).checked)}
-                  />
-                  <label for={`act-${a.value}`}>{a.label}</label>
-                </div>
-              ))}
+              <CheckList form={form} path="actions" options={ACTIONS} />
             </>
           ) : null}
         </fieldset>
@@ -227,21 +184,7 @@ function UserForm({ user, services }: { user: PortalUser | null; services: PbxSu
           <CheckField key={key} form={form} path={`notifications.${key}`} label={NOTIFICATION_LABELS[key].label} />
         ))}
       </fieldset>
-      <div class="actions sticky">
-        <button type="submit" class="primary" disabled={form.busy}>
-          {form.busy ? "Saving…" : "Save"}
-        </button>
-        <button
-          type="button"
-          class="secondary"
-          onClick={() => {
-            form.forget();
-            navigate("/admin/users");
-          }}
-        >
-          Cancel
-        </button>
-      </div>
-    </form>
+      <FormButtons form={form} list="/admin/users" />
+    </FormView>
   );
 }
