@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { ConsoleLogger, type Logger } from "./common/Logger.ts";
 import { EdgeLink } from "./edge-link/EdgeLink.ts";
 import { ForwardAllState } from "./pbx/ForwardAllState.ts";
@@ -5,6 +6,7 @@ import { PbxDirectory } from "./pbx/PbxDirectory.ts";
 import { SipGateway } from "./pbx/SipGateway.ts";
 import type { TrunkSettings } from "./pbx/trunk.ts";
 import { MediaEngine, type PortRange } from "./rtc/MediaEngine.ts";
+import { PromptSet } from "./voice/PromptSet.ts";
 
 export interface MediaNodeOptions {
   /** The edge's base URL, e.g. http://127.0.0.1:8787. */
@@ -42,6 +44,11 @@ export class MediaNode {
       workers: options.media.workers,
       logger: new ConsoleLogger("rtc"),
     });
+    // Without prompts the node still carries calls; routes that must ask something refuse theirs.
+    const prompts = await PromptSet.create(join(options.stateDir, "prompts")).catch((error: Error) => {
+      logger.error(`no spoken prompts: ${error.message}`);
+      return null;
+    });
     let link: EdgeLink | null = null;
     const forwardAll = new ForwardAllState();
     const gateway = await SipGateway.start({
@@ -50,6 +57,7 @@ export class MediaNode {
       media: engine,
       forwardAll,
       trunk: options.trunk ?? null,
+      prompts,
       onCallRecord: (pbx, record) => link?.reportCall(pbx, record),
       logger: new ConsoleLogger("calls"),
     });

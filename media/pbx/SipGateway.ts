@@ -10,6 +10,7 @@ import { TcpTransport } from "../sip/platform/TcpTransport.ts";
 import type { Transport } from "../sip/platform/transport.ts";
 import { UdpTransport } from "../sip/platform/UdpTransport.ts";
 import { WsTransport } from "../sip/platform/WsTransport.ts";
+import type { PromptSet } from "../voice/PromptSet.ts";
 import type { CallMediaCounts } from "./calls/Call.ts";
 import { CallControl } from "./calls/CallControl.ts";
 import type { MediaPlane } from "./calls/media.ts";
@@ -28,6 +29,8 @@ export interface SipGatewayOptions {
   trunk?: TrunkSettings | null;
   /** Call Forward All state (the edge keeps it); a fresh table when not given. */
   forwardAll?: ForwardAllState;
+  /** The node's spoken prompts; without them, routes that must ask the caller something refuse calls. */
+  prompts?: PromptSet | null;
   logger?: Logger;
   /** 0 picks a free port (tests). */
   udpPort: number;
@@ -73,6 +76,7 @@ export class SipGateway extends EventEmitter {
           options.logger ?? new ConsoleLogger("calls"),
           options.forwardAll ?? new ForwardAllState(),
           options.trunk ?? null,
+          options.prompts ?? null,
         )
       : null;
     return new SipGateway(endpoint, registrar, calls, { udp, tcp, ws });

@@ -151,10 +151,10 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
 
   /**
    * Plays audio made by the node to one unbridged leg: a DirectTransport Producer sends the
-   * frames (20 ms of G.711 each, in the leg's codec) paced in real time. Resolves when played
-   * or when the call's media closes.
+   * frames (20 ms of G.711 each, in the leg's codec) paced in real time. Resolves when played,
+   * when `signal` aborts (the caller pressed a key, someone answered) or when the call's media closes.
    */
-  async play(leg: MediaLeg, frames: (codec: G711) => Buffer[]): Promise<void> {
+  async play(leg: MediaLeg, frames: (codec: G711) => Buffer[], signal?: AbortSignal): Promise<void> {
     const codec = leg.codec;
     if (!codec) throw new Error("the leg has no codec yet");
     if (!isG711(codec)) throw new Error(`the node's audio is G.711; this leg speaks ${codec}`);
@@ -177,7 +177,7 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
     const seq0 = Math.floor(Math.random() * 0xffff);
     const ts0 = (Math.random() * 2 ** 32) >>> 0;
     const started = performance.now();
-    for (let i = 0; i < payloads.length && !producer.closed && !this.closed; i++) {
+    for (let i = 0; i < payloads.length && !producer.closed && !this.closed && !signal?.aborted; i++) {
       const header = Buffer.alloc(12);
       header[0] = 0x80;
       header[1] = (i === 0 ? 0x80 : 0) | payloadType; // marker on the first packet of a talk spurt

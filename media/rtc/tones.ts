@@ -102,3 +102,9 @@ export function decodeG711(payload: Buffer, codec: G711): Int16Array {
   for (let i = 0; i < payload.length; i++) samples[i] = decode(payload[i] ?? 0);
   return samples;
 }
+
+/** Ringback while the node rings someone for a caller it already answered: 425 Hz, 1 s on, 4 s off (ITU-T E.180). */
+export const RINGBACK_CADENCE: ToneSegment[] = [
+  { frequencies: [425], ms: 1000 },
+  { frequencies: [], ms: 4000 },
+];

@@ -1,5 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { CallRecord } from "../../../shared/index.ts";
+import type { G711 } from "../../rtc/sdp.ts";
+import { g711Frames, RINGBACK_CADENCE, type ToneSegment, toneSamples } from "../../rtc/tones.ts";
 import { Dialog } from "../../sip/core/Dialog.ts";
 import { digestAuthorization } from "../../sip/core/digest.ts";
 import { parseCSeq, parseDigest, parseNameAddr, randomToken } from "../../sip/core/headers.ts";
@@ -101,6 +103,9 @@ export class Call extends EventEmitter<CallEvents> {
   /** Re-INVITEs answered (or being answered) per dialog, until their ACK. */
   private readonly reinvites = new Map<Dialog, PendingReinvite>();
   private sentRinging = false;
+  /** The caller was answered before ringing (to ask for a passcode): it hears ringback, not 180. */
+  private preAnswered = false;
+  private ringback: AbortController | null = null;
   private ringTimer: NodeJS.Timeout | undefined;
   private readonly toTag = randomToken();
   private readonly failures: number[] = [];
@@ -139,7 +144,40 @@ export class Call extends EventEmitter<CallEvents> {
    */
   async ring(stages: RingStage[]): Promise<void> {
     this.stages = stages.filter((s) => s.destinations.length > 0);
+    if (this.preAnswered && this.state === "ringing") {
+      this.ringback = new AbortController();
+      const cadence = g711Cadence(RINGBACK_CADENCE);
+      void this.media
+        .play(this.aLeg, (codec) => repeat(cadence(codec), RING_TIMEOUT_MS / 5000), this.ringback.signal)
+        .catch(() => undefined);
+    }
     await this.nextStage();
+  }
+
+  /**
+   * Answers the caller now, before anyone rings (the node asks for a caller passcode first). The
+   * call then rings with ringback played to the caller, and ends with a BYE if nobody answers.
+   */
+  answerFirst(): void {
+    if (this.state !== "ringing" || this.answer) return;
+    const peer = this.invite.peer;
+    this.answer = new AnsweredInvite(
+      this.endpoint,
+      this.invite,
+      this.toTag,
+      this.contactFor(peer),
+      this.aLeg.localSdp(),
+      () => this.hangUp("both"),
+    );
+    this.aDialog = this.answer.dialog;
+    this.preAnswered = true;
+  }
+
+  /** Ends a call answered first (a wrong passcode three times): BYE to the caller. */
+  refuse(): void {
+    if (this.state !== "ringing" || !this.aDialog) return;
+    this.endpoint.request(this.aDialog.createRequest("BYE"), this.aDialog.peer);
+    this.end("rejected");
   }
 
   private async nextStage(): Promise<void> {
@@ -229,6 +267,12 @@ export class Call extends EventEmitter<CallEvents> {
     if (request.method === "BYE") {
       tx.respond(createResponse(request, 200, "OK", peer));
       const fromA = this.aDialog?.matches(request) ?? false;
+      if (this.state === "ringing" && fromA) {
+        // A caller answered first hung up before anyone answered.
+        for (const branch of this.branches) this.endpoint.cancel(branch.tx);
+        this.end("cancelled");
+        return;
+      }
       this.hangUp(fromA ? "b" : "a");
       return;
     }
@@ -348,7 +392,8 @@ export class Call extends EventEmitter<CallEvents> {
     const declined = this.failures.length > 0 && this.failures.every((s) => s === 603);
     const final = busy ? 486 : declined ? 603 : 480;
     const reason = final === 480 ? "Temporarily Unavailable (no answer)" : undefined;
-    this.invite.respond(createResponse(this.invite.request, final, reason, this.invite.peer, this.toTag));
+    if (this.preAnswered && this.aDialog) this.endpoint.request(this.aDialog.createRequest("BYE"), this.aDialog.peer);
+    else this.invite.respond(createResponse(this.invite.request, final, reason, this.invite.peer, this.toTag));
     this.end(busy ? "busy" : declined ? "rejected" : "no answer");
   }
 
@@ -362,7 +407,7 @@ export class Call extends EventEmitter<CallEvents> {
 
   private async onBranchResponse(branch: Branch, response: SipResponse): Promise<void> {
     if (response.status < 200) {
-      if (response.status >= 180 && !this.sentRinging && this.state === "ringing") {
+      if (response.status >= 180 && !this.sentRinging && !this.preAnswered && this.state === "ringing") {
         this.sentRinging = true;
         const ringing = createResponse(this.invite.request, 180, "Ringing", this.invite.peer, this.toTag);
         // A 1xx that makes an early dialog carries our Contact (RFC 3261 §12.1.1); SIP.js drops it otherwise.
@@ -387,12 +432,14 @@ export class Call extends EventEmitter<CallEvents> {
     }
     this.winner = branch;
     this.bDialog = dialog;
+    this.ringback?.abort();
     try {
       await branch.leg.setRemoteSdp(response.body.toString("utf8"));
       await this.media.bridge(this.aLeg, branch.leg);
     } catch {
       this.endpoint.request(dialog.createRequest("BYE"), target);
-      this.invite.respond(createResponse(this.invite.request, 488, undefined, this.invite.peer, this.toTag));
+      if (this.preAnswered && this.aDialog) this.endpoint.request(this.aDialog.createRequest("BYE"), this.aDialog.peer);
+      else this.invite.respond(createResponse(this.invite.request, 488, undefined, this.invite.peer, this.toTag));
       this.end("failed");
       return;
     }
@@ -437,6 +484,10 @@ export class Call extends EventEmitter<CallEvents> {
   }
 
   private answerCaller(branch: Branch): void {
+    this.state = "answered";
+    this.answeredAt = new Date().toISOString();
+    this.answeredBy = branch.destination.label;
+    if (this.preAnswered) return;
     const peer = this.invite.peer;
     // No ACK for our 2xx: the caller is gone. End the call on both sides.
     this.answer = new AnsweredInvite(
@@ -448,9 +499,6 @@ export class Call extends EventEmitter<CallEvents> {
       () => this.hangUp("both"),
     );
     this.aDialog = this.answer.dialog;
-    this.state = "answered";
-    this.answeredAt = new Date().toISOString();
-    this.answeredBy = branch.destination.label;
   }
 
   /** Ends an answered call: BYE to the side(s) that did not hang up. */
@@ -467,6 +515,7 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.state === "ended") return;
     this.state = "ended";
     this.answer?.stop();
+    this.ringback?.abort();
     for (const pending of this.reinvites.values()) pending.ok?.stop();
     clearTimeout(this.ringTimer);
     void this.report(disposition);
@@ -526,4 +575,15 @@ function inviteSeq(invite: SipRequest): number {
 function sdpProblem(error: unknown): string {
   const text = error instanceof Error ? error.message : "unusable SDP";
   return text.replace(/["\\\r\n]/g, "'").slice(0, 200);
+}
+
+/** A tone's cadence as G.711 frames, per codec (made once per call). */
+function g711Cadence(segments: ToneSegment[]): (codec: G711) => Buffer[] {
+  const samples = toneSamples(segments);
+  return (codec) => g711Frames(samples, codec);
+}
+
+/** The frames `times` over (the same buffers: nothing is copied). */
+function repeat(frames: Buffer[], times: number): Buffer[] {
+  return Array.from({ length: Math.ceil(times) }, () => frames).flat();
 }

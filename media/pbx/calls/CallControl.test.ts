@@ -14,6 +14,7 @@ import { testExtensions } from "../../test-support/extensions.ts";
 import { runSipp, startSippCallee } from "../../test-support/sipp.ts";
 import { ackOf, UdpPhone } from "../../test-support/UdpPhone.ts";
 import { until } from "../../test-support/wait.ts";
+import { PromptSet } from "../../voice/PromptSet.ts";
 import { ForwardAllState } from "../ForwardAllState.ts";
 import { PbxDirectory } from "../PbxDirectory.ts";
 import { SipGateway } from "../SipGateway.ts";
@@ -43,6 +44,7 @@ const PASSWORDS: Record<string, string> = {
 };
 
 let gateway: SipGateway;
+let prompts: PromptSet;
 let engine: MediaEngine;
 const forwardAll = new ForwardAllState();
 const forwardChanges: [string, string, string | null][] = [];
@@ -118,6 +120,7 @@ before(async () => {
       ],
     }),
   );
+  prompts = await PromptSet.create(join(mkdtempSync(join(tmpdir(), "edgepbx-calls-")), "prompts"));
   trunkPort = await freePort();
   engine = await MediaEngine.create({ mediaIp: "127.0.0.1", rtpPorts: { min: 42000, max: 42999 } });
   gateway = await SipGateway.start({
@@ -129,6 +132,7 @@ before(async () => {
     media: engine,
     onCallRecord: (_pbx, record, media) => ended.push({ record, media }),
     forwardAll,
+    prompts,
     trunk: {
       host: TRUNK_HOST,
       port: trunkPort,
@@ -374,13 +378,52 @@ describe("carrier calls to DIDs", () => {
     await phone.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
   });
 
-  it("a route with a caller passcode refuses calls (480) until prompts exist; no phone rings", async () => {
+  it("a caller keys a wrong passcode, then the right one (RFC 4733), and only then the extension rings", async () => {
+    const callee = await startCallee("101");
+    const run = await runSipp(
+      [
+        `127.0.0.1:${gateway.transports.udp.local.port}`,
+        "-sf",
+        "carrier-passcode.xml",
+        "-key",
+        "caller",
+        "0412345678",
+      ].concat(["-s", PASSCODE_DID, "-d", "1500", "-m", "1", "-i", TRUNK_HOST, "-mp", "0"]),
+      30_000,
+    );
+    assert.equal(run.code, 0, run.output.slice(-2000));
+    assert.equal(await callee.exited, 0, "101 was rung and answered");
+    const call = ended.at(-1);
+    assert.equal(call?.record.routeId, "rt_pass001");
+    assert.equal(call?.record.disposition, "answered");
+    assert.ok(
+      (call?.media.callee?.received ?? 0) > 20,
+      `the extension heard the caller: ${JSON.stringify(call?.media)}`,
+    );
+  });
+
+  it("three wrong passcodes: the caller is told goodbye and hung up on, and no phone rings", async () => {
     const phone = await deskPhone("101");
-    const run = await carrierCall(PASSCODE_DID, "0412345678", 100, 5000);
-    assert.notEqual(run.code, 0);
-    assert.match(run.output, /480/);
-    await assert.rejects(phone.nextRequest(500), /no request/);
+    const records = ended.length;
+    const run = await runSipp(
+      [
+        `127.0.0.1:${gateway.transports.udp.local.port}`,
+        "-sf",
+        "carrier-passcode-fail.xml",
+        "-key",
+        "caller",
+        "0412345678",
+      ].concat(["-s", PASSCODE_DID, "-m", "1", "-i", TRUNK_HOST, "-mp", "0"]),
+      40_000,
+    );
+    assert.equal(run.code, 0, `the PBX hung up: ${run.output.slice(-2000)}`);
+    await assert.rejects(phone.nextRequest(300), /no request/);
     await phone.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
+    assert.ok(await until(() => ended.length > records, 3000));
+    assert.equal(ended.at(-1)?.record.disposition, "rejected");
+    // The prompts (enter passcode, not correct, goodbye) reached the caller: seconds of audio.
+    const heard = ended.at(-1)?.media.caller.received ?? 0;
+    assert.ok(heard > 100, `the caller heard the prompts: ${heard} packets`);
   });
 
   it("on a holiday in the route's time zone the call goes to the holiday's action", async () => {

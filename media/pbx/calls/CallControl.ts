@@ -8,6 +8,7 @@ import { createResponse } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
+import type { PromptSet } from "../../voice/PromptSet.ts";
 import { authenticateExtension } from "../authenticate.ts";
 import type { ForwardAllState } from "../ForwardAllState.ts";
 import type { PbxDirectory, PbxEntry } from "../PbxDirectory.ts";
@@ -16,6 +17,7 @@ import { type TrunkSettings, trunkPeer, trunkUri } from "../trunk.ts";
 import { Call, type CallMediaCounts, type Destination, RING_TIMEOUT_MS, type RingStage } from "./Call.ts";
 import { FeatureCall } from "./FeatureCall.ts";
 import type { CallMediaSession, MediaPlane } from "./media.ts";
+import { askPasscode } from "./passcode.ts";
 
 /** A caller as the far ends we ring see it. */
 interface CallerIdentity {
@@ -43,6 +45,8 @@ export class CallControl {
     private readonly forwardAll: ForwardAllState,
     /** The carrier: calls from its address are inbound to DIDs; external numbers go to it. */
     private readonly trunk: TrunkSettings | null = null,
+    /** The node's prompts, for routes that ask the caller a passcode. */
+    private readonly prompts: PromptSet | null = null,
   ) {
     endpoint.on("ack", (request) => this.callFor(request)?.acknowledged(request));
     endpoint.on("cancel", (invite) => this.calls.get(invite.request.callId)?.cancelled());
@@ -140,10 +144,10 @@ export class CallControl {
       reply(480, "Temporarily Unavailable (this number takes no calls)");
       return;
     }
-    // Collecting the caller passcode needs the voice services (issue #6): until then such a
-    // route refuses its calls rather than letting callers through unasked (fail closed).
-    if ("inbound" in decision && decision.inbound?.passcode) {
-      reply(480, "Temporarily Unavailable (caller passcode prompts are not available yet)");
+    const passcode = "inbound" in decision ? (decision.inbound?.passcode ?? null) : null;
+    // Without prompts nobody can be asked: such a route refuses its calls, never lets them through.
+    if (passcode && !this.prompts) {
+      reply(480, "Temporarily Unavailable (this number asks a passcode; prompts are not available)");
       return;
     }
     if (decision.type === "setForwardAll" || decision.type === "clearForwardAll") {
@@ -187,6 +191,17 @@ export class CallControl {
       );
       this.onRecord(pbx.pbxId, record, media);
     });
+    if (passcode && this.prompts) {
+      // The caller is answered to be asked; ringing starts only once the passcode is right.
+      call.answerFirst();
+      const passed = await askPasscode({ media: answered.session, leg: answered.leg, prompts: this.prompts, passcode });
+      if (call.state === "ended") return;
+      if (!passed) {
+        this.logger.info(`${pbx.pbxId}: caller ${caller.number} did not give the passcode of ${dialled}`);
+        call.refuse();
+        return;
+      }
+    }
     await call.ring(stages);
     this.index(call);
   }

@@ -33,8 +33,10 @@ export interface CallMediaSession {
   createLeg(options: { remoteSdp: string | null; webrtc?: boolean }): Promise<MediaLeg>;
   /** RTP flows both ways between the two legs (both must have their remote SDP). */
   bridge(a: MediaLeg, b: MediaLeg): Promise<void>;
-  /** Plays audio the node makes (20 ms G.711 frames in the leg's codec) to an unbridged leg. */
-  play(leg: MediaLeg, frames: (codec: "PCMU" | "PCMA") => Buffer[]): Promise<void>;
+  /** Plays audio the node makes (20 ms G.711 frames in the leg's codec) to an unbridged leg, until done or aborted. */
+  play(leg: MediaLeg, frames: (codec: "PCMU" | "PCMA") => Buffer[], signal?: AbortSignal): Promise<void>;
+  /** The node hears a leg: `frame` events of 20 ms 8 kHz audio, until close(). */
+  listen(leg: MediaLeg): Promise<EventEmitter & { close(): void }>;
   close(): void;
 }
 
