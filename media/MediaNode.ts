@@ -71,6 +71,11 @@ export class MediaNode {
     link.on("config", (pbx, version, config) => {
       directory.upsert(pbx, version, config);
       logger.info(`PBX ${pbx} version ${version} live (${config.extensions.length} extensions)`);
+      // Spoken now rather than when the first caller is waiting for it.
+      for (const announcement of config.announcements)
+        prompts?.speech(announcement.message).catch((error: Error) => {
+          logger.error(`announcement "${announcement.name}" of ${pbx} cannot be spoken: ${error.message}`);
+        });
     });
     // Dial codes change forward-all here; the edge keeps it and tells every node.
     forwardAll.on("changed", (pbx, route, destination) => link?.reportForwardAll(pbx, route, destination));

@@ -28,7 +28,10 @@ const RENDERING = "espeak-ng 150 wpm → ffmpeg s16le 8 kHz mono v1";
  * folder keyed by text and voice, so a restart or another node on the same disk reuses them.
  */
 export class PromptSet {
-  private constructor(private readonly audio: ReadonlyMap<PromptId, Int16Array>) {}
+  private constructor(
+    private readonly dir: string,
+    private readonly audio: ReadonlyMap<PromptId, Int16Array>,
+  ) {}
 
   /** Renders (or loads from `dir`) every prompt. Rejects with the reason when espeak-ng or ffmpeg is missing. */
   static async create(dir: string): Promise<PromptSet> {
@@ -38,7 +41,12 @@ export class PromptSet {
         async (id) => [id, await cachedSpeech(dir, PROMPT_TEXTS[id])] as const,
       ),
     );
-    return new PromptSet(new Map(entries));
+    return new PromptSet(dir, new Map(entries));
+  }
+
+  /** Any text (an announcement an admin typed) as 8 kHz speech, rendered once into the same cache. */
+  speech(text: string): Promise<Int16Array> {
+    return cachedSpeech(this.dir, text);
   }
 
   get(id: PromptId): Int16Array {

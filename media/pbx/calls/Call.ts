@@ -173,6 +173,17 @@ export class Call extends EventEmitter<CallEvents> {
     this.preAnswered = true;
   }
 
+  /**
+   * Ends a call answered first whose only answer was the node's own (an announcement followed by
+   * hang-up): it counts as answered by `label`, and the caller gets a BYE.
+   */
+  endAnswered(label: string): void {
+    if (this.state !== "ringing" || !this.aDialog) return;
+    this.answeredAt = new Date().toISOString();
+    this.answeredBy = label;
+    this.hangUp("a");
+  }
+
   /** Ends a call answered first (a wrong passcode three times): BYE to the caller. */
   refuse(): void {
     if (this.state !== "ringing" || !this.aDialog) return;

@@ -24,6 +24,8 @@ const DOMAIN = "pbx-calls.pbx.edgepbx.local";
 const MAIN_DID = "+61290001000";
 const CLOSED_DID = "+61290002000";
 const PASSCODE_DID = "+61290005000";
+const ANNOUNCE_DID = "+61290006000";
+const CLOSED_MESSAGE_DID = "+61290007000";
 const SPAMMER = "0299998888";
 const TRUNK_HOST = "127.0.0.2";
 const TRUNK_USER = "edgepbx-trunk";
@@ -87,6 +89,29 @@ before(async () => {
           passcode: { enabled: true, passcode: "4321" },
           activity: { type: "extension", extension: "101" },
         },
+        {
+          id: "rt_ann0001",
+          did: ANNOUNCE_DID,
+          timezone: "UTC",
+          alertName: "Reception",
+          activity: { type: "announcement", announcementId: "ann_hours1" },
+        },
+        {
+          id: "rt_ann0002",
+          did: CLOSED_MESSAGE_DID,
+          timezone: "UTC",
+          alertName: "Old number",
+          activity: { type: "announcement", announcementId: "ann_moved1" },
+        },
+      ],
+      announcements: [
+        {
+          id: "ann_hours1",
+          name: "Welcome",
+          message: "Welcome to the office. Please hold while we connect you.",
+          next: { type: "extension", extension: "101" },
+        },
+        { id: "ann_moved1", name: "Moved", message: "This number has moved. Goodbye.", next: { type: "hangup" } },
       ],
       blacklist: [{ id: "bl_spam0001", number: SPAMMER }],
     }),
@@ -424,6 +449,45 @@ describe("carrier calls to DIDs", () => {
     // The prompts (enter passcode, not correct, goodbye) reached the caller: seconds of audio.
     const heard = ended.at(-1)?.media.caller.received ?? 0;
     assert.ok(heard > 100, `the caller heard the prompts: ${heard} packets`);
+  });
+
+  it("an announcement is spoken to the caller, then its next step rings the extension", async () => {
+    const callee = await startCallee("101");
+    // The caller stays 6 s: about 3.5 s of announcement, then the extension.
+    const run = await carrierCall(ANNOUNCE_DID, "0412345678", 6000, 20_000);
+    assert.equal(run.code, 0, run.output.slice(-2000));
+    assert.equal(await callee.exited, 0, "101 was rung after the announcement and answered");
+    const call = ended.at(-1);
+    assert.equal(call?.record.routeId, "rt_ann0001");
+    assert.equal(call?.record.disposition, "answered");
+    assert.match(call?.record.answeredBy ?? "", /^sip:101@/);
+    // About 3 s of speech (150 packets) reached the caller before the extension's echo.
+    const heard = call?.media.caller.received ?? 0;
+    assert.ok(heard > 150, `the caller heard the announcement: ${heard} packets`);
+  });
+
+  it("an announcement followed by hang-up: spoken, then the PBX ends the call", async () => {
+    const phone = await deskPhone("101");
+    const records = ended.length;
+    const run = await runSipp(
+      [
+        `127.0.0.1:${gateway.transports.udp.local.port}`,
+        "-sf",
+        "carrier-pbx-hangs-up.xml",
+        "-key",
+        "caller",
+        "0412345678",
+      ].concat(["-s", CLOSED_MESSAGE_DID, "-m", "1", "-i", TRUNK_HOST, "-mp", "0"]),
+      20_000,
+    );
+    assert.equal(run.code, 0, `the PBX hung up: ${run.output.slice(-2000)}`);
+    await assert.rejects(phone.nextRequest(200), /no request/);
+    await phone.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
+    assert.ok(await until(() => ended.length > records, 3000));
+    const call = ended.at(-1);
+    assert.equal(call?.record.disposition, "answered");
+    assert.equal(call?.record.answeredBy, "announcement:Moved");
+    assert.ok((call?.media.caller.received ?? 0) > 50, `spoken: ${call?.media.caller.received} packets`);
   });
 
   it("on a holiday in the route's time zone the call goes to the holiday's action", async () => {

@@ -1,6 +1,7 @@
 import type { CallRecord } from "../../../shared/index.ts";
 import { type CallDecision, decideCall, type RuntimeState } from "../../../shared/index.ts";
 import type { Logger } from "../../common/Logger.ts";
+import { g711Frames } from "../../rtc/tones.ts";
 import type { DigestAuthenticator } from "../../sip/core/digest.ts";
 import { parseNameAddr, parseUri } from "../../sip/core/headers.ts";
 import type { SipRequest } from "../../sip/core/message.ts";
@@ -159,14 +160,21 @@ export class CallControl {
       await this.confirm(tx, pbx);
       return;
     }
+    // An announcement is played to the caller (answered), then its next step rings or hangs up.
+    const announcement = decision.type === "announcement" ? decision : null;
+    if (announcement && !this.prompts) {
+      reply(480, "Temporarily Unavailable (announcements are not available)");
+      return;
+    }
+    const ringing = announcement ? announcement.next : decision;
     let stages: RingStage[];
     try {
-      stages = this.plan(pbx, decision, caller);
+      stages = ringing.type === "hangup" ? [] : this.plan(pbx, ringing, caller);
     } catch (error) {
       reply(...(error as PlanError).response);
       return;
     }
-    if (stages.length === 0) {
+    if (stages.length === 0 && !announcement) {
       reply(480, "Temporarily Unavailable (not registered)");
       return;
     }
@@ -191,14 +199,26 @@ export class CallControl {
       );
       this.onRecord(pbx.pbxId, record, media);
     });
+    // The caller is answered to be asked or told something; ringing starts after.
+    if (passcode || announcement) call.answerFirst();
     if (passcode && this.prompts) {
-      // The caller is answered to be asked; ringing starts only once the passcode is right.
-      call.answerFirst();
       const passed = await askPasscode({ media: answered.session, leg: answered.leg, prompts: this.prompts, passcode });
       if (call.state === "ended") return;
       if (!passed) {
         this.logger.info(`${pbx.pbxId}: caller ${caller.number} did not give the passcode of ${dialled}`);
         call.refuse();
+        return;
+      }
+    }
+    if (announcement && this.prompts) {
+      const speech = await this.prompts.speech(announcement.message).catch((error: Error) => {
+        this.logger.error(`announcement "${announcement.name}" of ${pbx.pbxId} cannot be spoken: ${error.message}`);
+        return null;
+      });
+      if (speech) await answered.session.play(answered.leg, (codec) => g711Frames(speech, codec)).catch(() => {});
+      if (call.state === "ended") return;
+      if (stages.length === 0) {
+        call.endAnswered(`announcement:${announcement.name}`);
         return;
       }
     }
