@@ -10,6 +10,7 @@ import {
   diffConfigs,
   type EntityChange,
   emptyConfig,
+  type ForwardAllEntry,
   type ForwardAllTable,
   PbxConfig,
   redactConfig,
@@ -34,21 +35,6 @@ import {
  * between them ("View PBX Changes"). Every edit lands in the draft; Apply turns the draft into
  * the next version in one transaction and pushes it to the media nodes.
  */
-
-/** One call route's Call Forward All, as the portal shows it. */
-export interface ForwardAllEntry {
-  routeId: string;
-  did: string;
-  alertName: string;
-  /** "Enable Forward All" ticked on the route (in the applied config). */
-  enabled: boolean;
-  dialCode: string | null;
-  /** Where calls to the DID go now; null when not forwarding. */
-  destination: string | null;
-  setAt: string | null;
-  /** Who set it: a phone by dial code, or a portal user. */
-  setBy: string | null;
-}
 
 export interface Actor {
   id: string;

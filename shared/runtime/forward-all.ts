@@ -14,3 +14,18 @@ export type ForwardAllTable = z.infer<typeof ForwardAllTable>;
 
 /** PUT /api/pbxs/:pbx/forward-all/:route — set (a number) or clear (null) from the portal. */
 export const ForwardAllUpdate = z.strictObject({ destination: ForwardDestination.nullable() });
+
+/** One call route's Call Forward All, as the portal shows it. */
+export interface ForwardAllEntry {
+  routeId: string;
+  did: string;
+  alertName: string;
+  /** "Enable Forward All" ticked on the route (in the applied config). */
+  enabled: boolean;
+  dialCode: string | null;
+  /** Where calls to the DID go now; null when not forwarding. */
+  destination: string | null;
+  setAt: string | null;
+  /** Who set it: a phone by dial code, or a portal user. */
+  setBy: string | null;
+}
