@@ -705,3 +705,178 @@ test("Addons: the disclaimer is agreed before the Call Recording Plugin is enabl
   }
   assert.deepEqual(pageErrors, [], "no script errors in the portal");
 });
+
+test("Ring Groups, Conference Rooms and Announcements from the homepage tiles; Settings; Call Forward All set and cleared on a route", async () => {
+  const context = await phoneContext();
+  const page = watch(await context.newPage());
+  try {
+    const admin = await registerIn(context, "Rhea Rings");
+    const pbx = ((await admin.send("POST", "/pbxs", { name: "Bay Office" })) as { pbx: { id: string } }).pbx.id;
+    await admin.send("POST", `/pbxs/${pbx}/extensions`, { number: "301", name: "Ann" });
+    await admin.send("POST", `/pbxs/${pbx}/extensions`, { number: "302", name: "Ben" });
+    const did = `+615${String(Date.now()).slice(-8)}`;
+    const route = (await admin.send("POST", `/pbxs/${pbx}/call-routes`, {
+      did,
+      timezone: "UTC",
+      alertName: "Front desk",
+      activity: { type: "extension", extension: "301" },
+      forwardAll: { enabled: true },
+    })) as { id: string };
+
+    // ---- Ring Groups: a field error beside Members, nothing typed lost, then saved ----
+    await page.goto(`${edge.url}/#/pbx/${pbx}`);
+    for (const tile of ["Ring Groups", "Conference Rooms", "Announcements", "Call Forward All", "Settings"])
+      await page.locator(".tile-label", { hasText: tile }).waitFor();
+    await checkAccessible(page, "pbx homepage with every tile");
+    await page.locator(".tile", { hasText: "Ring Groups" }).click();
+    await page.getByRole("heading", { name: "Ring Groups" }).waitFor();
+    await page.getByRole("link", { name: "Add Ring Group" }).click();
+    await page.getByLabel("Ring Group Number").fill("600");
+    await page.getByRole("textbox", { name: "Name", exact: true }).fill("Sales team");
+    await page.getByLabel("Strategy").selectOption("hunt");
+    await page.getByLabel("Ring seconds").fill("20");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.locator(".error-summary").getByText("Members").waitFor();
+    await page.locator("fieldset", { hasText: "Members" }).getByText("needs at least one member").waitFor();
+    assert.equal(await page.getByLabel("Ring Group Number").inputValue(), "600");
+    assert.equal(await page.getByLabel("Strategy").inputValue(), "hunt");
+    assert.equal(await page.getByLabel("Ring seconds").inputValue(), "20");
+    await page.getByLabel("301 Ann").check();
+    await page.getByLabel("302 Ben").check();
+    await page.getByLabel("Activity Type").selectOption("extension");
+    await page.getByLabel("Activity", { exact: true }).selectOption("302");
+    await checkAccessible(page, "ring group form");
+    await shot(page, "22-ring-group-form");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Ring group 600 Sales team saved.").waitFor();
+    await page.getByRole("link", { name: /600 Sales team/ }).waitFor();
+    await checkAccessible(page, "ring groups");
+    await shot(page, "23-ring-groups");
+
+    // ---- Conference Rooms ----
+    await page.getByRole("link", { name: "Bay Office" }).click();
+    await page.locator(".tile", { hasText: "Conference Rooms" }).click();
+    await page.getByRole("link", { name: "Add Conference Room" }).click();
+    await page.getByLabel("Room Number").fill("700");
+    await page.getByRole("textbox", { name: "Name", exact: true }).fill("Board room");
+    await page.getByLabel("PIN").fill("12");
+    await page.getByLabel("Max participants").fill("10");
+    await page.getByRole("button", { name: "Save" }).click();
+    const pinError = page.locator(".field.has-error").filter({ has: page.getByLabel("PIN") });
+    await pinError.waitFor();
+    assert.equal(await page.getByLabel("Room Number").inputValue(), "700");
+    assert.equal(await page.getByLabel("Max participants").inputValue(), "10");
+    await page.getByLabel("PIN").fill("4242");
+    await checkAccessible(page, "conference room form");
+    await shot(page, "24-conference-room-form");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("link", { name: /Room 700 Board room/ }).waitFor();
+
+    // ---- Announcements ----
+    await page.getByRole("link", { name: "Bay Office" }).click();
+    await page.locator(".tile", { hasText: "Announcements" }).click();
+    await page.getByRole("link", { name: "Add Announcement" }).click();
+    await page.getByLabel("Name").fill("After hours");
+    await page.getByLabel("Message").fill("We are closed. Please call back tomorrow.");
+    await page.getByLabel("Activity Type").selectOption("ringGroup");
+    await checkAccessible(page, "announcement form");
+    await shot(page, "25-announcement-form");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("link", { name: /After hours/ }).waitFor();
+
+    // ---- Settings: the timezone; the channels are the provider's ----
+    await page.getByRole("link", { name: "Bay Office" }).click();
+    await page.locator(".tile", { hasText: "Settings" }).click();
+    await page.getByRole("heading", { name: "Settings" }).waitFor();
+    await page.getByText("Your provider sets this").waitFor();
+    await page.getByLabel("Timezone").selectOption("Australia/Perth");
+    await checkAccessible(page, "settings");
+    await shot(page, "26-settings");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("heading", { name: "Bay Office" }).waitFor();
+
+    // ---- the pending diff, then Apply ----
+    await page.getByRole("link", { name: "View PBX Changes" }).click();
+    const pending = (await page.getByRole("list", { name: "Pending changes" }).textContent()) ?? "";
+    assert.match(pending, /Added ring group 600 Sales team/);
+    assert.match(pending, /Added conference room 700 Board room/);
+    assert.match(pending, /Added announcement After hours/);
+    await page.getByRole("link", { name: "View Details" }).click();
+    await page.locator(".diff-line.added").first().waitFor();
+    const addedText = (await page.locator(".diff-line.added").allInnerTexts()).join("\n");
+    assert.match(addedText, /"strategy": "hunt"/);
+    assert.match(addedText, /"maxParticipants": 10/);
+    assert.match(addedText, /"timezone": "Australia\/Perth"/);
+    await page.getByRole("button", { name: "Apply PBX Changes" }).click();
+    await page.getByRole("heading", { name: "Version 2 applied" }).waitFor();
+    const applied = (await (await context.request.get(`${edge.url}/api/pbxs/${pbx}/config?version=2`)).json()) as {
+      config: {
+        settings: { timezone: string; channels: number };
+        ringGroups: { id: string; number: string; strategy: string; members: string[]; ringSeconds: number }[];
+        conferenceRooms: { number: string; name: string; pin: string; maxParticipants: number }[];
+        announcements: { name: string; next: { type: string; ringGroupId?: string } }[];
+      };
+    };
+    const group = applied.config.ringGroups[0];
+    assert.deepEqual(
+      [group?.number, group?.strategy, group?.members, group?.ringSeconds],
+      ["600", "hunt", ["301", "302"], 20],
+    );
+    assert.deepEqual(
+      applied.config.conferenceRooms.map((r) => [r.number, r.name, r.pin, r.maxParticipants]),
+      [["700", "Board room", "4242", 10]],
+    );
+    assert.deepEqual(applied.config.announcements[0]?.next, { type: "ringGroup", ringGroupId: group?.id });
+    assert.deepEqual(applied.config.settings.timezone, "Australia/Perth");
+    assert.equal(applied.config.settings.channels, 4, "the channel count is left alone");
+
+    // ---- Call Forward All: set, a bad number refused beside the field, then cleared ----
+    await page.getByRole("link", { name: "Return to Service" }).click();
+    await page.locator(".tile", { hasText: "Call Forward All" }).click();
+    await page.getByRole("heading", { name: "Call Forward All" }).waitFor();
+    const row = page.locator("section", { hasText: did });
+    await row.getByText("Not forwarding · dial code *401").waitFor();
+    const forwardTo = row.getByLabel(`Forward ${did} to`);
+    await forwardTo.fill("12");
+    await row.getByRole("button", { name: "Forward" }).click();
+    await row.locator(".field.has-error").getByText("must be a phone number").waitFor();
+    assert.equal(await forwardTo.inputValue(), "12");
+    await forwardTo.fill("0412345678");
+    await row.getByRole("button", { name: "Forward" }).click();
+    await row.getByText(`Calls to ${did} now go to 0412345678.`).waitFor();
+    await row.getByText(/^Forwarding to 0412345678 \(set by portal/).waitFor();
+    await checkAccessible(page, "call forward all");
+    await shot(page, "27-forward-all");
+    const forwardState = async () =>
+      (
+        (await (await context.request.get(`${edge.url}/api/pbxs/${pbx}/forward-all`)).json()) as {
+          items: { routeId: string; destination: string | null; dialCode: string | null }[];
+        }
+      ).items.find((i) => i.routeId === route.id);
+    assert.deepEqual([(await forwardState())?.destination, (await forwardState())?.dialCode], ["0412345678", "*401"]);
+    await row.getByRole("button", { name: "Stop forwarding" }).click();
+    await row.getByText("Forwarding stopped.").waitFor();
+    await row.getByText("Not forwarding · dial code *401").waitFor();
+    assert.equal((await forwardState())?.destination, null);
+
+    // ---- the new screens at desktop width ----
+    await page.setViewportSize(DESKTOP);
+    await shot(page, "27-forward-all");
+    for (const [path, heading, name] of [
+      [`/pbx/${pbx}`, "Bay Office", "03-pbx-homepage-all-tiles"],
+      [`/pbx/${pbx}/ring-groups/${group?.id}`, "Ring Group 600", "22-ring-group-form"],
+      [`/pbx/${pbx}/conference-rooms`, "Conference Rooms", "28-conference-rooms"],
+    ] as const) {
+      await page.goto(`${edge.url}/#${path}`);
+      await page.getByRole("heading", { name: heading }).first().waitFor();
+      await page.waitForLoadState("networkidle");
+      await shot(page, name);
+    }
+  } catch (error) {
+    await page.screenshot({ path: join(ARTIFACTS, "failure-features.png"), fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await context.close();
+  }
+  assert.deepEqual(pageErrors, [], "no script errors in the portal");
+});

@@ -44,6 +44,8 @@ const changes = () => import("./screens/changes.tsx");
 const simple = () => import("./screens/simple.tsx");
 const admin = () => import("./screens/users.tsx");
 const addons = () => import("./screens/addons.tsx");
+const features = () => import("./screens/features.tsx");
+const settings = () => import("./screens/settings.tsx");
 
 const ROUTES: [string, Screen][] = [
   ["/services", lazy(services, "MyServices")],
@@ -61,6 +63,14 @@ const ROUTES: [string, Screen][] = [
   ["/pbx/:pbx/blacklist/:id", lazy(simple, "BlacklistEdit")],
   ["/pbx/:pbx/virtual-extensions", lazy(simple, "VirtualExtensions")],
   ["/pbx/:pbx/virtual-extensions/:id", lazy(simple, "VirtualExtensionEdit")],
+  ["/pbx/:pbx/ring-groups", lazy(features, "RingGroups")],
+  ["/pbx/:pbx/ring-groups/:id", lazy(features, "RingGroupEdit")],
+  ["/pbx/:pbx/conference-rooms", lazy(features, "ConferenceRooms")],
+  ["/pbx/:pbx/conference-rooms/:id", lazy(features, "ConferenceRoomEdit")],
+  ["/pbx/:pbx/announcements", lazy(features, "Announcements")],
+  ["/pbx/:pbx/announcements/:id", lazy(features, "AnnouncementEdit")],
+  ["/pbx/:pbx/forward-all", lazy(settings, "ForwardAll")],
+  ["/pbx/:pbx/settings", lazy(settings, "PbxSettings")],
   ["/pbx/:pbx/addons", lazy(addons, "AddonsMenu")],
   ["/pbx/:pbx/addons/configure", lazy(addons, "ConfigureAddons")],
   ["/pbx/:pbx/addons/recordings", lazy(addons, "CallRecordings")],
@@ -134,6 +144,9 @@ const SCREEN_OF: Record<string, string> = {
   blacklist: "blacklist",
   "virtual-extensions": "virtual-extensions",
   "fax-senders": "fax-senders",
+  "ring-groups": "ring-groups",
+  "conference-rooms": "conference-rooms",
+  announcements: "announcements",
 };
 
 /** A queued body as field/value lines, so a refused edit can be typed again from it. */

@@ -325,3 +325,9 @@ export function timezones(current: string): { value: string; label: string }[] {
   const list = zones.includes(current) ? zones : [current, ...zones];
   return list.map((z) => ({ value: z, label: z.replace(/_/g, " ") }));
 }
+
+/** A number typed in a text box: the number, else what was typed, for the shared schema to refuse beside the field. */
+export function numberOrText(value: string): number | string {
+  const text = value.trim();
+  return text !== "" && Number.isFinite(Number(text)) ? Number(text) : text;
+}

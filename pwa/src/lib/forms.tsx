@@ -91,7 +91,11 @@ export interface Form<V> {
   id(path: string): string;
 }
 
-export function useForm<V>(initial: V | (() => V), keepAs?: string): Form<V> {
+/**
+ * keepAs: the sessionStorage key that keeps what was typed; idPrefix: for the ids of the fields,
+ * when a screen holds several forms with the same paths.
+ */
+export function useForm<V>(initial: V | (() => V), keepAs?: string, idPrefix = "f"): Form<V> {
   const storageKey = keepAs ? `edgepbx.form.${keepAs}` : null;
   const [values, setValues] = useState<V>(() => {
     const start = typeof initial === "function" ? (initial as () => V)() : initial;
@@ -148,7 +152,7 @@ export function useForm<V>(initial: V | (() => V), keepAs?: string): Form<V> {
         if (error instanceof ApiError) form.setErrors(error.errors, error.problem.detail ?? error.message);
         else form.setErrors([], (error as Error).message);
         // Take the user to the summary so a screen reader hears what went wrong.
-        requestAnimationFrame(() => document.getElementById("form-problem")?.focus());
+        requestAnimationFrame(() => document.getElementById(form.id("form-problem"))?.focus());
       } finally {
         setBusy(false);
       }
@@ -157,7 +161,7 @@ export function useForm<V>(initial: V | (() => V), keepAs?: string): Form<V> {
       dirty.current = false;
       if (storageKey) sessionStorage.removeItem(storageKey);
     },
-    id: (path) => `f-${path.replace(/[^A-Za-z0-9]+/g, "-")}`,
+    id: (path) => `${idPrefix}-${path.replace(/[^A-Za-z0-9]+/g, "-")}`,
   };
   return form;
 }
@@ -353,7 +357,7 @@ export function FormErrors({ form }: { form: Form<unknown> | Form<never> }) {
   const f = form as Form<unknown>;
   if (!f.problem && f.errors.size === 0) return null;
   return (
-    <div class="error-summary" id="form-problem" tabIndex={-1} role="alert">
+    <div class="error-summary" id={f.id("form-problem")} tabIndex={-1} role="alert">
       <p class="error-title">{f.problem ?? "Some fields need attention."}</p>
       {f.errors.size > 0 ? (
         <ul>

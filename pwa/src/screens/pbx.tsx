@@ -22,6 +22,28 @@ const ICONS: Record<string, JSX.Element> = {
   ),
   holidays: <path d="M4 6h16v14H4zM4 10h16M8 3v5M16 3v5" />,
   addons: <path d="M12 4v16M4 12h16" />,
+  ringGroups: (
+    <>
+      <circle cx="12" cy="12" r="2.5" />
+      <path d="M7.5 7.5a6.4 6.4 0 0 0 0 9M16.5 7.5a6.4 6.4 0 0 1 0 9M4.6 4.6a10.5 10.5 0 0 0 0 14.8M19.4 4.6a10.5 10.5 0 0 1 0 14.8" />
+    </>
+  ),
+  conference: (
+    <>
+      <circle cx="12" cy="7" r="2.6" />
+      <circle cx="5.5" cy="14" r="2.2" />
+      <circle cx="18.5" cy="14" r="2.2" />
+      <path d="M7.5 20c.8-2.6 2.5-4 4.5-4s3.7 1.4 4.5 4" />
+    </>
+  ),
+  announcements: <path d="M4 10v4h3l6 4V6l-6 4zM16.5 9a4 4 0 0 1 0 6M19 6.5a7.5 7.5 0 0 1 0 11" />,
+  forward: <path d="M4 17c0-5 3.5-8 9-8h5m0 0-4-4m4 4-4 4" />,
+  settings: (
+    <>
+      <circle cx="12" cy="12" r="3" />
+      <path d="M12 3v3M12 18v3M3 12h3M18 12h3M5.6 5.6l2.1 2.1M16.3 16.3l2.1 2.1M5.6 18.4l2.1-2.1M16.3 7.7l2.1-2.1" />
+    </>
+  ),
   changes: <path d="M12 7v5l3 3M20 12a8 8 0 1 1-2.3-5.7M20 4v4h-4" />,
 };
 
@@ -74,7 +96,27 @@ function tiles(config: PbxConfig): { path: string; label: string; icon: string; 
       icon: "holidays",
       note: count(config.holidays.length, "condition", "conditions"),
     },
+    {
+      path: "ring-groups",
+      label: "Ring Groups",
+      icon: "ringGroups",
+      note: count(config.ringGroups.length, "ring group", "ring groups"),
+    },
+    {
+      path: "conference-rooms",
+      label: "Conference Rooms",
+      icon: "conference",
+      note: count(config.conferenceRooms.length, "room", "rooms"),
+    },
+    {
+      path: "announcements",
+      label: "Announcements",
+      icon: "announcements",
+      note: count(config.announcements.length, "announcement", "announcements"),
+    },
+    { path: "forward-all", label: "Call Forward All", icon: "forward", note: "Forward a number's calls now" },
     { path: "addons", label: "Addons", icon: "addons", note: "Configure Addons · Call Recordings · Virtual FAX" },
+    { path: "settings", label: "Settings", icon: "settings", note: `Timezone ${config.settings.timezone}` },
     { path: "history", label: "Change History", icon: "changes", note: "Applied versions" },
   ];
 }

@@ -11,22 +11,29 @@ export function CallRouting({ params }: { params: Record<string, string> }) {
   return (
     <ListScreen params={params} title="Call Routing" add={{ label: "Add Call Route", path: "routes/new" }}>
       {({ id, config }) => (
-        <RowList
-          empty="No inbound numbers yet. Add a call route for each number."
-          rows={config.callRoutes.map((r) => ({
-            key: r.id,
-            to: `/pbx/${id}/routes/${r.id}`,
-            title: `${r.did} ${r.alertName}`,
-            meta: `${[
-              describeActivity(r.activity, config),
-              r.recordInbound ? "recording" : null,
-              r.forwardAll.enabled ? `forward all ${r.forwardAll.dialCode ?? ""}` : null,
-              r.holidayId ? `holiday ${config.holidays.find((h) => h.id === r.holidayId)?.name ?? ""}` : null,
-            ]
-              .filter(Boolean)
-              .join(" · ")} · view/edit`,
-          }))}
-        />
+        <>
+          <RowList
+            empty="No inbound numbers yet. Add a call route for each number."
+            rows={config.callRoutes.map((r) => ({
+              key: r.id,
+              to: `/pbx/${id}/routes/${r.id}`,
+              title: `${r.did} ${r.alertName}`,
+              meta: `${[
+                describeActivity(r.activity, config),
+                r.recordInbound ? "recording" : null,
+                r.forwardAll.enabled ? `forward all ${r.forwardAll.dialCode ?? ""}` : null,
+                r.holidayId ? `holiday ${config.holidays.find((h) => h.id === r.holidayId)?.name ?? ""}` : null,
+              ]
+                .filter(Boolean)
+                .join(" · ")} · view/edit`,
+            }))}
+          />
+          {config.callRoutes.some((r) => r.forwardAll.enabled) ? (
+            <a class="button secondary" href={href(`/pbx/${id}/forward-all`)}>
+              Call Forward All
+            </a>
+          ) : null}
+        </>
       )}
     </ListScreen>
   );
@@ -172,6 +179,12 @@ function RouteForm({ editing }: { editing: Editing<CallRoute> }) {
             <span class="hint">
               {" "}
               Dial it followed by the destination to forward; dial it alone and hang up after the tone to stop.
+              {existing?.forwardAll.dialCode ? (
+                <>
+                  {" "}
+                  Or set it here: <a href={href(`/pbx/${pbx}/forward-all`)}>Call Forward All</a>.
+                </>
+              ) : null}
             </span>
           </p>
         ) : null}
