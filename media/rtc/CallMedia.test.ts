@@ -225,29 +225,31 @@ function seqSteps(packets: Rtp[]): number[] {
 
 const found = mediasoupWorkerBin();
 
+/** An engine on this file's ports. */
+function startEngine(): Promise<MediaEngine> {
+  return MediaEngine.create({ rtpPorts: { min: 41000, max: 41999 }, loopbackPorts: { min: 42000, max: 42999 } });
+}
+
+/** Closes the engine once every call is closed: no Router, no transport, no shim port left behind. */
+async function closeEngine(engine: MediaEngine): Promise<void> {
+  const dump = await engine.dump();
+  engine.close();
+  assert.deepEqual(
+    dump.workers.map((w) => w.routers),
+    [[]],
+  );
+  assert.equal(dump.rtpPortsInUse, 0);
+}
+
 describe("CallMedia: two SIP phones bridged through mediasoup", {
   skip: found ? false : missingWorkerMessage,
   timeout: 20_000,
 }, () => {
   let engine: MediaEngine;
-
   before(async () => {
-    engine = await MediaEngine.create({
-      rtpPorts: { min: 41000, max: 41999 },
-      loopbackPorts: { min: 42000, max: 42999 },
-    });
+    engine = await startEngine();
   });
-
-  after(async () => {
-    const dump = await engine.dump();
-    engine.close();
-    // Every call closed: no Router, no transport, no shim port left behind.
-    assert.deepEqual(
-      dump.workers.map((w) => w.routers),
-      [[]],
-    );
-    assert.equal(dump.rtpPortsInUse, 0);
-  });
+  after(() => closeEngine(engine));
 
   test("PCMU both ways: payloads arrive intact, without mediasoup's MID extension, from the advertised port", async () => {
     const c = await bridgedCall(engine);
@@ -726,19 +728,10 @@ describe("CallMedia.listen: the node hears a leg", {
   timeout: 30_000,
 }, () => {
   let engine: MediaEngine;
-
   before(async () => {
-    engine = await MediaEngine.create({
-      rtpPorts: { min: 41000, max: 41999 },
-      loopbackPorts: { min: 42000, max: 42999 },
-    });
+    engine = await startEngine();
   });
-
-  after(async () => {
-    const dump = await engine.dump();
-    engine.close();
-    assert.equal(dump.rtpPortsInUse, 0, "every leg closed");
-  });
+  after(() => closeEngine(engine));
 
   test("a phone's in-band keys (PCMA, some packets swapped in transit) come out in order and are read", async () => {
     const phone = await Phone.open();

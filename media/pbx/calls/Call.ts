@@ -160,16 +160,7 @@ export class Call extends EventEmitter<CallEvents> {
    */
   answerFirst(): void {
     if (this.state !== "ringing" || this.answer) return;
-    const peer = this.invite.peer;
-    this.answer = new AnsweredInvite(
-      this.endpoint,
-      this.invite,
-      this.toTag,
-      this.contactFor(peer),
-      this.aLeg.localSdp(),
-      () => this.hangUp("both"),
-    );
-    this.aDialog = this.answer.dialog;
+    this.sendAnswer();
     this.preAnswered = true;
   }
 
@@ -498,14 +489,16 @@ export class Call extends EventEmitter<CallEvents> {
     this.state = "answered";
     this.answeredAt = new Date().toISOString();
     this.answeredBy = branch.destination.label;
-    if (this.preAnswered) return;
-    const peer = this.invite.peer;
-    // No ACK for our 2xx: the caller is gone. End the call on both sides.
+    if (!this.preAnswered) this.sendAnswer();
+  }
+
+  /** Our 2xx to the caller, with our SDP; no ACK for it means the caller is gone: both sides end. */
+  private sendAnswer(): void {
     this.answer = new AnsweredInvite(
       this.endpoint,
       this.invite,
       this.toTag,
-      this.contactFor(peer),
+      this.contactFor(this.invite.peer),
       this.aLeg.localSdp(),
       () => this.hangUp("both"),
     );

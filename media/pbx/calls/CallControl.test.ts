@@ -6,19 +6,18 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { freePort } from "../../../scripts/lib/net.ts";
-import type { CallRecord } from "../../../shared/index.ts";
 import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
-import { MediaEngine } from "../../rtc/MediaEngine.ts";
+import type { MediaEngine } from "../../rtc/MediaEngine.ts";
 import type { SipResponse } from "../../sip/core/message.ts";
 import { testExtensions } from "../../test-support/extensions.ts";
+import { type CallGateway, startCallGateway } from "../../test-support/gateway.ts";
 import { runSipp, startSippCallee } from "../../test-support/sipp.ts";
 import { ackOf, UdpPhone } from "../../test-support/UdpPhone.ts";
 import { until } from "../../test-support/wait.ts";
 import { PromptSet } from "../../voice/PromptSet.ts";
 import { ForwardAllState } from "../ForwardAllState.ts";
 import { PbxDirectory } from "../PbxDirectory.ts";
-import { SipGateway } from "../SipGateway.ts";
-import type { CallMediaCounts } from "./Call.ts";
+import type { SipGateway } from "../SipGateway.ts";
 
 const DOMAIN = "pbx-calls.pbx.edgepbx.local";
 const MAIN_DID = "+61290001000";
@@ -51,7 +50,7 @@ let engine: MediaEngine;
 const forwardAll = new ForwardAllState();
 const forwardChanges: [string, string, string | null][] = [];
 forwardAll.on("changed", (...change) => forwardChanges.push(change));
-const ended: { record: CallRecord; media: CallMediaCounts }[] = [];
+let ended: CallGateway["ended"] = [];
 
 before(async () => {
   const directory = new PbxDirectory();
@@ -147,15 +146,9 @@ before(async () => {
   );
   prompts = await PromptSet.create(join(mkdtempSync(join(tmpdir(), "edgepbx-calls-")), "prompts"));
   trunkPort = await freePort();
-  engine = await MediaEngine.create({ mediaIp: "127.0.0.1", rtpPorts: { min: 42000, max: 42999 } });
-  gateway = await SipGateway.start({
-    host: "127.0.0.1",
-    udpPort: 0,
-    tcpPort: 0,
-    wsPort: 0,
+  ({ gateway, engine, ended } = await startCallGateway({
     directory,
-    media: engine,
-    onCallRecord: (_pbx, record, media) => ended.push({ record, media }),
+    rtpPorts: { min: 42000, max: 42999 },
     forwardAll,
     prompts,
     trunk: {
@@ -165,7 +158,7 @@ before(async () => {
       credentials: { username: TRUNK_USER, password: TRUNK_PASSWORD },
       defaultCallerId: "0290000000",
     },
-  });
+  }));
 });
 
 after(async () => {

@@ -9,14 +9,15 @@ import { setTimeout as delay } from "node:timers/promises";
 import { freePort } from "../../../scripts/lib/net.ts";
 import type { CallRecord } from "../../../shared/index.ts";
 import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
-import { MediaEngine } from "../../rtc/MediaEngine.ts";
+import type { MediaEngine } from "../../rtc/MediaEngine.ts";
 import { testExtensions } from "../../test-support/extensions.ts";
+import { type CallGateway, startCallGateway } from "../../test-support/gateway.ts";
 import { runSipp, SIPP_SCENARIOS } from "../../test-support/sipp.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
 import { until } from "../../test-support/wait.ts";
 import { PbxDirectory } from "../PbxDirectory.ts";
 import type { Binding } from "../Registrar.ts";
-import { SipGateway } from "../SipGateway.ts";
+import type { SipGateway } from "../SipGateway.ts";
 import type { CallMediaCounts } from "./Call.ts";
 
 /*
@@ -38,7 +39,7 @@ const TALK_MS = 1500;
 
 let gateway: SipGateway;
 let engine: MediaEngine;
-const ended: { record: CallRecord; media: CallMediaCounts }[] = [];
+let ended: CallGateway["ended"] = [];
 /** baresip 100 (answers by hand, which it is never asked to) and baresip 102 (answers at once). */
 let alice: Baresip;
 let carol: Baresip;
@@ -381,16 +382,10 @@ before(async () => {
       extensions: testExtensions(DOMAIN, PASSWORDS, "ext_bare0"),
     }),
   );
-  engine = await MediaEngine.create({ mediaIp: "127.0.0.1", rtpPorts: { min: 43000, max: 43999 } });
-  gateway = await SipGateway.start({
-    host: "127.0.0.1",
-    udpPort: 0,
-    tcpPort: 0,
-    wsPort: 0,
+  ({ gateway, engine, ended } = await startCallGateway({
     directory,
-    media: engine,
-    onCallRecord: (_pbx, record, media) => ended.push({ record, media }),
-  });
+    rtpPorts: { min: 43000, max: 43999 },
+  }));
 });
 
 after(async () => {

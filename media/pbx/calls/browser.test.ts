@@ -10,18 +10,19 @@ import { setTimeout as delay } from "node:timers/promises";
 import { type Browser, chromium, type Page } from "playwright-core";
 import type { CallRecord } from "../../../shared/index.ts";
 import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
-import { MediaEngine } from "../../rtc/MediaEngine.ts";
+import type { MediaEngine } from "../../rtc/MediaEngine.ts";
 import { parseRemoteSdp } from "../../rtc/sdp.ts";
 import { linearToUlaw, ulawToLinear } from "../../rtc/tones.ts";
 import { randomToken } from "../../sip/core/headers.ts";
 import { SipRequest, type SipResponse } from "../../sip/core/message.ts";
 import { createResponse } from "../../sip/core/responses.ts";
 import { testExtensions } from "../../test-support/extensions.ts";
+import { type CallGateway, startCallGateway } from "../../test-support/gateway.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
 import { until } from "../../test-support/wait.ts";
 import { PbxDirectory } from "../PbxDirectory.ts";
 import type { Binding } from "../Registrar.ts";
-import { SipGateway } from "../SipGateway.ts";
+import type { SipGateway } from "../SipGateway.ts";
 import type { CallMediaCounts } from "./Call.ts";
 
 /*
@@ -58,7 +59,7 @@ const softphones: Softphone[] = [];
 const scratch: string[] = [];
 const phones: UdpPhone[] = [];
 const rtpSockets: Socket[] = [];
-const ended: { record: CallRecord; media: CallMediaCounts }[] = [];
+let ended: CallGateway["ended"] = [];
 
 /** What the test page (PAGE_SCRIPT) puts on `globalThis.edge`. */
 interface PageApi {
@@ -558,16 +559,10 @@ before(async () => {
       extensions: testExtensions(DOMAIN, PASSWORDS, "ext_brow0"),
     }),
   );
-  engine = await MediaEngine.create({ mediaIp: "127.0.0.1", rtpPorts: { min: 47000, max: 47999 } });
-  gateway = await SipGateway.start({
-    host: "127.0.0.1",
-    udpPort: 0,
-    tcpPort: 0,
-    wsPort: 0,
+  ({ gateway, engine, ended } = await startCallGateway({
     directory,
-    media: engine,
-    onCallRecord: (_pbx, record, media) => ended.push({ record, media }),
-  });
+    rtpPorts: { min: 47000, max: 47999 },
+  }));
   http = await servePage();
   const dir = mkdtempSync(join(tmpdir(), "browser-test-"));
   scratch.push(dir);
