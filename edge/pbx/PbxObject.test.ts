@@ -402,8 +402,17 @@ describe("the guide's other configuration", () => {
     expect(blacklist.status).toBe(201);
     const sender = await admin.post(`${base}/fax-senders`, { email: "fax@example.com", callerId: "0299990000" });
     expect(sender.status).toBe(201);
-    const settings = await admin.patch<{ channels: number }>(`${base}/settings`, { channels: 10 });
-    expect(settings.body.channels).toBe(10);
+    // The channel count is the provider's: a customer may send it back unchanged, not change it.
+    const more = await admin.patch<{ errors: { field: string }[] }>(`${base}/settings`, { channels: 10 });
+    expect(more.status).toBe(403);
+    expect(more.body.errors[0]?.field).toBe("channels");
+    const same = await admin.patch<{ channels: number; timezone: string }>(`${base}/settings`, {
+      channels: 4,
+      timezone: "Australia/Perth",
+    });
+    expect(same.status).toBe(200);
+    expect(same.body.channels).toBe(4);
+    expect(same.body.timezone).toBe("Australia/Perth");
   });
 
   it("a DID rings one PBX on the whole platform: another customer cannot route it", async () => {

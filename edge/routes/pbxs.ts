@@ -204,10 +204,27 @@ for (const section of ["addons", "settings"] as const) {
     return c.json({ ...(found.entity as object), etag: found.etag });
   });
   for (const method of ["put", "patch"] as const) {
-    pbxRoutes[method](`/:pbx/${section}`, async (c) =>
-      edit(c, section, method === "put" ? "replace" : "patch", undefined, await jsonBody(c)),
-    );
+    pbxRoutes[method](`/:pbx/${section}`, async (c) => {
+      const body = await jsonBody(c);
+      if (section === "settings") await keepProviderSettings(c, body);
+      return edit(c, section, method === "put" ? "replace" : "patch", undefined, body);
+    });
   }
+}
+
+/**
+ * The channel count is what the provider sells ("contact your administrator", says the guide):
+ * a customer's edit may repeat it but not change it.
+ */
+async function keepProviderSettings(c: Context<AppEnv>, body: unknown): Promise<void> {
+  if (typeof body !== "object" || body === null || !("channels" in body)) return;
+  const service = await requireService(c, c.req.param("pbx") ?? "", "edit");
+  const current = await pbxObject(c.env, service.id).getEntity("settings");
+  const channels = (current?.entity as { channels?: unknown } | undefined)?.channels;
+  if ((body as { channels: unknown }).channels === channels) return;
+  throw new Problem(403, "forbidden", "Forbidden", "The channel count is set by your provider.", {
+    errors: [{ field: "channels", message: "is set by your provider; contact your administrator to change it" }],
+  });
 }
 
 // ---- entity collections: /extensions, /call-routes, /blacklist, … ----
