@@ -13,6 +13,8 @@ export interface Env {
   MAIL_FROM: string;
   PORTAL_URL: string;
   SIP_DOMAIN_SUFFIX: string;
+  /** The media node's SIP-over-WebSocket URL, handed to the portal's softphone. */
+  SIP_WS_URL: string;
   /** Secret; when unset, no media node can connect. */
   MEDIA_NODE_TOKEN?: string;
 }

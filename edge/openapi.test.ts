@@ -17,6 +17,7 @@ describe("GET /api/openapi.json", () => {
       ["/api/auth/recover", ["post"]],
       ["/api/auth/reset", ["post"]],
       ["/api/me", ["get", "patch"]],
+      ["/api/me/softphone", ["get"]],
       ["/api/users", ["get", "post"]],
       ["/api/users/{id}", ["get", "patch", "delete"]],
       ["/api/pbxs", ["get", "post"]],

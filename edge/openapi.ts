@@ -97,6 +97,11 @@ export function openApiDocument(): unknown {
         { requestBody: body("MeUpdate") },
       ),
     },
+    "/api/me/softphone": {
+      get: op("My Account", "Your softphone: the media node's WebSocket URL, SIP domain, extension and digest HA1", {
+        "200": ok("What SIP.js registers with (never the password)"),
+      }),
+    },
     "/api/users": {
       get: op("Portal Users", "List portal users (Administrator)", { "200": ok("Users") }),
       post: op(

@@ -98,7 +98,11 @@ async function startEdgeAndSeed() {
   const edge = await startEdge({
     port: edgePort,
     persistDir,
-    vars: { PORTAL_URL: portalUrl },
+    // The portal's softphone registers with the media node's SIP over WebSocket.
+    vars: {
+      PORTAL_URL: portalUrl,
+      SIP_WS_URL: `ws://${process.env.SIP_HOST || host}:${process.env.SIP_WS_PORT || 5066}`,
+    },
     log: (line) => console.log(line),
   });
   context.edgeUrl = edge.url;

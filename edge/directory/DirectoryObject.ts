@@ -4,6 +4,7 @@ import {
   Notifications,
   type Role,
   type ServiceAction,
+  type SoftphoneLink,
   type UserStatus,
 } from "../../shared/accounts/schema.ts";
 import { randomId, randomToken, sha256Hex } from "../crypto/password.ts";
@@ -23,6 +24,8 @@ export interface UserRecord extends ContactDetails {
   notifications: Notifications;
   services: string[];
   actions: ServiceAction[];
+  /** The extension the user's softphone registers as, if any. */
+  softphone: SoftphoneLink | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -91,6 +94,9 @@ export class DirectoryObject extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS services_account ON services(account_id);
       CREATE TABLE IF NOT EXISTS dids (did TEXT PRIMARY KEY, pbx_id TEXT NOT NULL);
     `);
+    // Added after the first release: directories created before have no such column yet.
+    const columns = this.sql.exec("PRAGMA table_info(users)").toArray();
+    if (!columns.some((c) => c.name === "softphone")) this.sql.exec("ALTER TABLE users ADD COLUMN softphone TEXT");
   }
 
   // ---- accounts and users ----
@@ -140,11 +146,14 @@ export class DirectoryObject extends DurableObject<Env> {
       notifications?: Partial<Notifications>;
       services: string[];
       actions: ServiceAction[];
+      softphone?: SoftphoneLink | null;
     },
-  ): UserRecord | { error: "emailTaken" | "unknownService"; detail?: string } {
+  ): UserRecord | { error: "emailTaken" | "unknownService" | "unknownSoftphonePbx"; detail?: string } {
     if (this.findUserRow(input.email)) return { error: "emailTaken" };
     const unknown = this.unknownServices(accountId, input.services);
     if (unknown) return { error: "unknownService", detail: unknown };
+    if (input.softphone && this.unknownServices(accountId, [input.softphone.pbxId]))
+      return { error: "unknownSoftphonePbx" };
     const id = randomId("usr");
     this.insertUser(
       id,
@@ -158,6 +167,7 @@ export class DirectoryObject extends DurableObject<Env> {
       input.services,
       input.actions,
     );
+    if (input.softphone) this.setSoftphone(id, input.softphone);
     return this.getUser(id) as UserRecord;
   }
 
@@ -180,8 +190,9 @@ export class DirectoryObject extends DurableObject<Env> {
       notifications?: Partial<Notifications>;
       services?: string[];
       actions?: ServiceAction[];
+      softphone?: SoftphoneLink | null;
     },
-  ): UserRecord | { error: "notFound" | "emailTaken" | "unknownService"; detail?: string } {
+  ): UserRecord | { error: "notFound" | "emailTaken" | "unknownService" | "unknownSoftphonePbx"; detail?: string } {
     const current = this.getUser(id);
     if (!current) return { error: "notFound" };
     if (patch.email && patch.email !== current.email && this.findUserRow(patch.email)) return { error: "emailTaken" };
@@ -189,6 +200,8 @@ export class DirectoryObject extends DurableObject<Env> {
       const unknown = this.unknownServices(current.accountId, patch.services);
       if (unknown) return { error: "unknownService", detail: unknown };
     }
+    if (patch.softphone && this.unknownServices(current.accountId, [patch.softphone.pbxId]))
+      return { error: "unknownSoftphonePbx" };
     const contact: ContactDetails = {
       name: patch.name ?? current.name,
       company: patch.company ?? current.company,
@@ -212,6 +225,7 @@ export class DirectoryObject extends DurableObject<Env> {
         id,
       );
       if (patch.passwordHash) this.sql.exec("UPDATE users SET password_hash = ? WHERE id = ?", patch.passwordHash, id);
+      if (patch.softphone !== undefined) this.setSoftphone(id, patch.softphone);
       // Deactivation or a new password ends every session; deactivation also stops API tokens.
       if (patch.status === "inactive" || patch.passwordHash)
         this.sql.exec("DELETE FROM sessions WHERE user_id = ?", id);
@@ -437,6 +451,7 @@ export class DirectoryObject extends DurableObject<Env> {
       this.sql.exec("DELETE FROM services WHERE id = ?", id);
       this.sql.exec("DELETE FROM dids WHERE pbx_id = ?", id);
       for (const user of this.listUsers(service.accountId)) {
+        if (user.softphone?.pbxId === id) this.setSoftphone(user.id, null);
         if (user.services.includes(id))
           this.sql.exec(
             "UPDATE users SET services = ? WHERE id = ?",
@@ -481,6 +496,14 @@ export class DirectoryObject extends DurableObject<Env> {
 
   private findUserRow(email: string): Row | undefined {
     return this.sql.exec("SELECT * FROM users WHERE email = ?", email.toLowerCase()).toArray()[0];
+  }
+
+  private setSoftphone(userId: string, link: SoftphoneLink | null): void {
+    this.sql.exec(
+      "UPDATE users SET softphone = ? WHERE id = ?",
+      link ? JSON.stringify({ pbxId: link.pbxId, extension: link.extension }) : null,
+      userId,
+    );
   }
 
   private unknownServices(accountId: string, services: string[]): string | null {
@@ -539,6 +562,7 @@ function toUser(row: Row): UserRecord {
     notifications: JSON.parse(row.notifications as string),
     services: JSON.parse(row.services as string),
     actions: JSON.parse(row.actions as string),
+    softphone: row.softphone ? (JSON.parse(row.softphone as string) as SoftphoneLink) : null,
     createdAt: row.created_at as string,
     updatedAt: row.updated_at as string,
   };

@@ -162,6 +162,18 @@ export class PbxObject extends DurableObject<Env> {
     };
   }
 
+  /**
+   * One extension as the latest applied version has it, secrets included (its HA1), and the SIP
+   * domain: what a softphone registers with. null when the number is not live.
+   */
+  liveExtension(number: string): { sipDomain: string; extension: PbxConfig["extensions"][number] } | null {
+    const row = this.versionRow();
+    if (!row) return null;
+    const config = storedConfig(row.config);
+    const extension = config.extensions.find((e) => e.number === number);
+    return extension ? { sipDomain: config.settings.sipDomain, extension } : null;
+  }
+
   /** The latest applied version with its secrets, and the forward-all table, for media nodes only. */
   getAppliedForNode(): { pbxId: string; version: number; config: PbxConfig; forwardAll: ForwardAllTable } | null {
     const row = this.versionRow();

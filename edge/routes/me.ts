@@ -1,8 +1,8 @@
 import { Hono } from "hono";
-import { MeUpdate } from "../../shared/accounts/schema.ts";
+import { MeUpdate, type SoftphoneSettings } from "../../shared/accounts/schema.ts";
 import type { AppEnv } from "../app-env.ts";
 import { hashPassword, verifyPassword } from "../crypto/password.ts";
-import { directory } from "../env.ts";
+import { directory, pbxObject } from "../env.ts";
 import { Problem, parseBody, problems } from "../http/problem.ts";
 import { requireAuth } from "../middleware/auth/index.ts";
 
@@ -38,4 +38,42 @@ meRoutes.patch("/", async (c) => {
   const updated = await dir.updateUser(user.id, { ...details, ...(passwordHash ? { passwordHash } : {}) });
   if ("error" in updated) throw problems.notFound("Your user");
   return c.json({ user: updated });
+});
+
+/**
+ * The softphone of the logged-in user: where and as what SIP.js registers. The extension must
+ * be live (in the applied configuration, which is what the media node serves); the password
+ * never leaves the edge, only the digest HA1 SIP.js can answer challenges with.
+ */
+meRoutes.get("/softphone", async (c) => {
+  const { user } = c.var.principal;
+  const link = user.softphone;
+  const none = () =>
+    new Problem(
+      404,
+      "no-softphone",
+      "No softphone",
+      "You are not linked to an extension. Ask your Administrator to link you to one under Portal Users.",
+    );
+  if (!link) throw none();
+  const service = await directory(c.env).getService(link.pbxId);
+  if (!service || service.accountId !== user.accountId) throw none();
+  const live = await pbxObject(c.env, service.id).liveExtension(link.extension);
+  if (!live)
+    throw new Problem(
+      404,
+      "softphone-not-live",
+      "Extension not live yet",
+      `Extension ${link.extension} is not in the applied configuration of ${service.name}: apply the PBX's changes first.`,
+    );
+  const settings: SoftphoneSettings = {
+    wsUrl: c.env.SIP_WS_URL,
+    domain: live.sipDomain,
+    pbxId: service.id,
+    extension: live.extension.number,
+    displayName: live.extension.name,
+    username: live.extension.sip.username,
+    ha1: live.extension.sip.ha1Md5,
+  };
+  return c.json(settings);
 });

@@ -1,9 +1,9 @@
 import { type Context, Hono } from "hono";
-import { TokenCreate, UserCreate, UserUpdate } from "../../shared/accounts/schema.ts";
+import { type SoftphoneLink, TokenCreate, UserCreate, UserUpdate } from "../../shared/accounts/schema.ts";
 import type { AppEnv } from "../app-env.ts";
 import { hashPassword } from "../crypto/password.ts";
 import type { UserRecord } from "../directory/DirectoryObject.ts";
-import { directory } from "../env.ts";
+import { directory, pbxObject } from "../env.ts";
 import { Problem, parseBody, problems } from "../http/problem.ts";
 import { requireAuth, requirePower } from "../middleware/auth/index.ts";
 
@@ -21,6 +21,7 @@ userRoutes.post("/", async (c) => {
   const input = parseBody(UserCreate, await c.req.json().catch(() => null));
   if (input.role !== "apiUser" && !input.password)
     throw problems.invalid([{ field: "password", message: "is required for users who log in to the portal" }]);
+  await checkSoftphone(c, input.softphone);
   const { password, ...rest } = input;
   const created = await directory(c.env).createUser(c.var.principal.user.accountId, {
     ...rest,
@@ -41,6 +42,7 @@ userRoutes.patch("/:id", async (c) => {
     ((input.role && input.role !== "administrator") || input.status === "inactive");
   if (demotesAdmin && (await directory(c.env).countAdministrators(target.accountId)) <= 1)
     throw problems.conflict("last-administrator", "An account needs at least one active Administrator.");
+  await checkSoftphone(c, input.softphone);
   const { password, ...rest } = input;
   const updated = await directory(c.env).updateUser(target.id, {
     ...rest,
@@ -91,11 +93,24 @@ async function ownUser(c: Context<AppEnv>, id: string, power: "manageUsers", sel
   return user;
 }
 
+/** A softphone link names an extension of one of the account's PBXs (in its draft configuration). */
+async function checkSoftphone(c: Context<AppEnv>, link: SoftphoneLink | null | undefined): Promise<void> {
+  if (!link) return;
+  const service = await directory(c.env).getService(link.pbxId);
+  if (!service || service.accountId !== c.var.principal.user.accountId)
+    throw problems.invalid([{ field: "softphone.pbxId", message: "is not a PBX of this account" }]);
+  const { config } = await pbxObject(c.env, service.id).getDraft();
+  if (!config.extensions.some((e) => e.number === link.extension))
+    throw problems.invalid([{ field: "softphone.extension", message: "is not an extension of that PBX" }]);
+}
+
 function userProblem(result: { error: string; detail?: string }): Problem {
   if (result.error === "emailTaken")
     return new Problem(409, "email-taken", "Email already used", "Another portal user has this email.", {
       errors: [{ field: "email", message: "is already used" }],
     });
+  if (result.error === "unknownSoftphonePbx")
+    return problems.invalid([{ field: "softphone.pbxId", message: "is not a PBX of this account" }]);
   if (result.error === "unknownService")
     return problems.invalid([{ field: "services", message: result.detail ?? "unknown service" }]);
   return problems.notFound("That user");

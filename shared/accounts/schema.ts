@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { Email } from "../config/primitives.ts";
+import { Email, InternalNumber } from "../config/primitives.ts";
 
 /** The guide's portal roles. */
 export const Role = z.enum(["administrator", "apiUser", "clientUser", "serviceUser"]);
@@ -73,6 +73,16 @@ export const MeUpdate = z
     currentPassword: z.string().max(256).optional(),
   });
 
+/**
+ * The extension a portal user's softphone (the PWA's Phone screen) registers as: one extension
+ * of one PBX of the user's account, set by an Administrator. null: no softphone.
+ */
+export const SoftphoneLink = z.object({
+  pbxId: z.string().min(1, "is required").max(64),
+  extension: InternalNumber,
+});
+export type SoftphoneLink = z.infer<typeof SoftphoneLink>;
+
 /** Portal Users (administrators only). Services and actions matter for Client and Service Users. */
 export const UserCreate = ContactDetails.extend({
   email: AccountEmail,
@@ -82,6 +92,7 @@ export const UserCreate = ContactDetails.extend({
   notifications: NotificationsPatch.optional(),
   services: z.array(z.string().max(64)).max(1000).default([]),
   actions: z.array(ServiceAction).default(["view"]),
+  softphone: SoftphoneLink.nullable().default(null),
 });
 /** PATCH of a portal user: only the fields sent change (no defaults here on purpose). */
 export const UserUpdate = z
@@ -94,8 +105,27 @@ export const UserUpdate = z
     notifications: NotificationsPatch,
     services: z.array(z.string().max(64)).max(1000),
     actions: z.array(ServiceAction),
+    softphone: SoftphoneLink.nullable(),
   })
   .partial();
+
+/**
+ * GET /api/me/softphone: what SIP.js needs to register as the user's extension. The digest HA1
+ * (MD5, the algorithm the media node challenges browsers with) stands in for the password.
+ */
+export interface SoftphoneSettings {
+  /** The media node's SIP-over-WebSocket URL. */
+  wsUrl: string;
+  /** The PBX's SIP domain, also the digest realm. */
+  domain: string;
+  pbxId: string;
+  extension: string;
+  displayName: string;
+  /** Digest username (the extension's SIP username). */
+  username: string;
+  /** H(username:realm:password), MD5, lowercase hex. */
+  ha1: string;
+}
 
 export const TokenCreate = z.object({ name: Text(80).min(1, "is required") });
 
