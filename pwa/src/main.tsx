@@ -46,10 +46,13 @@ const admin = () => import("./screens/users.tsx");
 const addons = () => import("./screens/addons.tsx");
 const features = () => import("./screens/features.tsx");
 const settings = () => import("./screens/settings.tsx");
+// The softphone and SIP.js: a chunk of their own, loaded when the Phone screen opens.
+const phone = () => import("./screens/phone.tsx");
 
 const ROUTES: [string, Screen][] = [
   ["/services", lazy(services, "MyServices")],
   ["/account", lazy(account, "MyAccount")],
+  ["/phone", lazy(phone, "Phone")],
   ["/admin/users", lazy(admin, "PortalUsers")],
   ["/admin/users/:id", lazy(admin, "PortalUserEdit")],
   ["/pbx/:pbx", lazy(pbx, "PbxHome")],
@@ -89,7 +92,20 @@ const PUBLIC: [string, ComponentType<{ query: URLSearchParams }>][] = [
   ["/reset", Reset],
 ];
 
-function Header({ admin }: { admin: boolean }) {
+/** The phone's state as the softphone chunk announces it (the header stays free of SIP.js). */
+function usePhoneCall(): { registration: string; call: { phase: string } | null } | null {
+  const [value, setValue] = useState<{ registration: string; call: { phase: string } | null } | null>(null);
+  useEffect(() => {
+    const listener = (e: Event) => setValue((e as CustomEvent).detail);
+    addEventListener("edgepbx:phone", listener);
+    return () => removeEventListener("edgepbx:phone", listener);
+  }, []);
+  return value;
+}
+
+function Header({ admin, phone }: { admin: boolean; phone: boolean }) {
+  const live = usePhoneCall();
+  const ringing = live?.call?.phase === "incoming";
   return (
     <header class="top">
       <a class="brand" href={href("/services")}>
@@ -107,6 +123,11 @@ function Header({ admin }: { admin: boolean }) {
       </button>
       <nav aria-label="Portal">
         <a href={href("/services")}>My Services</a>
+        {phone ? (
+          <a href={href("/phone")} class={ringing ? "ringing" : undefined}>
+            {ringing ? "Phone · ringing" : live?.call ? "Phone · in call" : "Phone"}
+          </a>
+        ) : null}
         {admin ? <a href={href("/admin/users")}>My Admin</a> : null}
         <a href={href("/account")}>My Account</a>
       </nav>
@@ -292,7 +313,7 @@ function App() {
       <button type="button" class="skip" onClick={() => document.getElementById("main")?.focus()}>
         Skip to content
       </button>
-      <Header admin={session.user.role === "administrator"} />
+      <Header admin={session.user.role === "administrator"} phone={Boolean(session.user.softphone)} />
       <OfflineBanner />
       <main id="main" tabIndex={-1}>
         <Outbox />

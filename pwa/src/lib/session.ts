@@ -4,6 +4,7 @@ import type {
   Notifications,
   Role,
   ServiceAction,
+  SoftphoneLink,
   UserStatus,
 } from "../../../shared/accounts/schema.ts";
 import { ApiError, api, setCsrfToken, setUnauthenticatedHandler } from "./api.ts";
@@ -18,6 +19,8 @@ export interface PortalUser extends ContactDetails {
   notifications: Notifications;
   services: string[];
   actions: ServiceAction[];
+  /** The extension the Phone screen registers as; null without one. */
+  softphone?: SoftphoneLink | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -39,22 +39,37 @@ export interface QueuedEdit {
   problem?: string;
 }
 
+/** One call of the softphone, newest kept (Phone screen: recent calls, redial). */
+export interface CallLogEntry {
+  seq?: number;
+  direction: "outgoing" | "incoming";
+  number: string;
+  name: string | null;
+  startedAt: string;
+  answered: boolean;
+  seconds: number;
+}
+
+const CALL_LOG_KEEP = 100;
+
 interface PortalDb extends DBSchema {
   pbxs: { key: string; value: CachedPbx };
   services: { key: string; value: { key: string; pbxs: PbxSummary["pbx"][]; seenAt: string } };
   outbox: { key: number; value: QueuedEdit };
+  calls: { key: number; value: CallLogEntry };
 }
 
 let db: Promise<IDBPDatabase<PortalDb>> | null = null;
 
 function open(): Promise<IDBPDatabase<PortalDb>> {
-  db ??= openDB<PortalDb>("edgepbx", 2, {
+  db ??= openDB<PortalDb>("edgepbx", 3, {
     upgrade(database, oldVersion) {
       if (oldVersion < 1) {
         database.createObjectStore("pbxs", { keyPath: "id" });
         database.createObjectStore("services", { keyPath: "key" });
       }
       if (oldVersion < 2) database.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
+      if (oldVersion < 3) database.createObjectStore("calls", { keyPath: "seq", autoIncrement: true });
     },
   });
   return db;
@@ -82,9 +97,18 @@ export const store = {
   queued: () => safely((d) => d.getAll("outbox"), [] as QueuedEdit[]),
   updateQueued: (edit: QueuedEdit) => safely((d) => d.put("outbox", edit).then(() => undefined), undefined),
   unqueue: (seq: number) => safely((d) => d.delete("outbox", seq), undefined),
+  logCall: (entry: CallLogEntry) =>
+    safely(async (d) => {
+      await d.add("calls", entry);
+      const keys = await d.getAllKeys("calls");
+      for (const key of keys.slice(0, Math.max(0, keys.length - CALL_LOG_KEEP))) await d.delete("calls", key);
+    }, undefined),
+  /** Newest first. */
+  calls: () => safely(async (d) => (await d.getAll("calls")).reverse(), [] as CallLogEntry[]),
   clear: () =>
     safely(
-      (d) => Promise.all([d.clear("pbxs"), d.clear("services"), d.clear("outbox")]).then(() => undefined),
+      (d) =>
+        Promise.all([d.clear("pbxs"), d.clear("services"), d.clear("outbox"), d.clear("calls")]).then(() => undefined),
       undefined,
     ),
 };

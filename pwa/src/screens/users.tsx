@@ -112,14 +112,19 @@ function UserForm({ user, services }: { user: PortalUser | null; services: PbxSu
       },
       services: user?.services ?? [],
       actions: user?.actions ?? ["view"],
+      softphone: { pbxId: user?.softphone?.pbxId ?? "", extension: user?.softphone?.extension ?? "" },
     }),
     `user.${user?.id ?? "new"}`,
   );
   const v = form.values;
   const scoped = v.role === "clientUser" || v.role === "serviceUser";
   const onSubmit = async () => {
-    const { password, ...rest } = v;
-    const body = { ...rest, ...(password ? { password } : {}) };
+    const { password, softphone, ...rest } = v;
+    const body = {
+      ...rest,
+      ...(password ? { password } : {}),
+      softphone: softphone.pbxId ? { pbxId: softphone.pbxId, extension: softphone.extension.trim() } : null,
+    };
     if (checkInput<unknown>(form, user ? UserUpdate : UserCreate, body) === null) return;
     if (user) await api("PATCH", `/users/${user.id}`, body);
     else await api("POST", "/users", body);
@@ -178,6 +183,26 @@ function UserForm({ user, services }: { user: PortalUser | null; services: PbxSu
           ) : null}
         </fieldset>
       ) : null}
+      <fieldset>
+        <legend>Softphone</legend>
+        <SelectField
+          form={form}
+          path="softphone.pbxId"
+          label="PBX"
+          options={[{ value: "", label: "No softphone" }, ...services.map((s) => ({ value: s.id, label: s.name }))]}
+          hint="The user calls from the portal's Phone screen as this extension."
+        />
+        {v.softphone.pbxId ? (
+          <TextField
+            form={form}
+            path="softphone.extension"
+            label="Extension"
+            inputMode="numeric"
+            required
+            hint="An extension number of that PBX, e.g. 100."
+          />
+        ) : null}
+      </fieldset>
       <fieldset>
         <legend>Notifications</legend>
         {(Object.keys(NOTIFICATION_LABELS) as (keyof Notifications)[]).map((key) => (

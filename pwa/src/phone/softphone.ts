@@ -1,0 +1,466 @@
+import {
+  type Invitation,
+  Inviter,
+  Registerer,
+  RegistererState,
+  type Session,
+  SessionState,
+  UserAgent,
+  type Web,
+} from "sip.js";
+import type { SoftphoneSettings } from "../../../shared/accounts/schema.ts";
+import { ApiError, api } from "../lib/api.ts";
+import { type CallLogEntry, store } from "../lib/store.ts";
+
+/**
+ * The portal's softphone: SIP.js over WebSocket to the media node, registered as the extension
+ * the edge links the logged-in user to (GET /api/me/softphone: the digest HA1, never a password).
+ * One per page, kept while the user moves between screens, so calls go on and incoming calls ring.
+ * This module (and SIP.js) is its own chunk, loaded only when the Phone screen is opened.
+ */
+
+export type Registration = "off" | "connecting" | "registered" | "unregistered" | "failed";
+
+export interface ActiveCall {
+  direction: "outgoing" | "incoming";
+  remote: string;
+  remoteName: string | null;
+  /** calling: our INVITE is out; ringing: the far end rings; incoming: we ring; active: answered. */
+  phase: "calling" | "ringing" | "incoming" | "active";
+  startedAt: number;
+  answeredAt: number | null;
+  muted: boolean;
+  held: boolean;
+  /** A re-INVITE (hold or resume) is in progress. */
+  holdBusy: boolean;
+  keys: string;
+  /** Final status of the last key's SIP INFO. */
+  lastKeyStatus: number | null;
+  /** The browser refused to start the remote audio on its own: a tap is needed. */
+  audioBlocked: boolean;
+}
+
+export interface PhoneState {
+  settings: SoftphoneSettings | null;
+  registration: Registration;
+  problem: string | null;
+  call: ActiveCall | null;
+  /** Why the last call ended, shown until the next one. */
+  lastEnded: string | null;
+}
+
+const media = { constraints: { audio: true, video: false } };
+
+let state: PhoneState = { settings: null, registration: "off", problem: null, call: null, lastEnded: null };
+const listeners = new Set<(s: PhoneState) => void>();
+let ua: UserAgent | null = null;
+let registerer: Registerer | null = null;
+let session: Session | null = null;
+let audio: HTMLAudioElement | null = null;
+let retry: ReturnType<typeof setTimeout> | null = null;
+let retryDelay = 1000;
+let ringer: { stop(): void } | null = null;
+
+function set(next: Partial<PhoneState>): void {
+  state = { ...state, ...next };
+  for (const listener of listeners) listener(state);
+  // Screens outside this chunk (the header) hear about calls without loading SIP.js.
+  dispatchEvent(new CustomEvent("edgepbx:phone", { detail: { registration: state.registration, call: state.call } }));
+}
+
+function setCall(patch: Partial<ActiveCall>): void {
+  if (state.call) set({ call: { ...state.call, ...patch } });
+}
+
+export function phoneState(): PhoneState {
+  return state;
+}
+
+export function subscribe(listener: (s: PhoneState) => void): () => void {
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+  };
+}
+
+/** The element remote audio plays through; outside any screen so it survives navigation. */
+function audioElement(): HTMLAudioElement {
+  if (!audio) {
+    audio = document.createElement("audio");
+    audio.autoplay = true;
+    audio.id = "phone-remote-audio";
+    document.body.append(audio);
+  }
+  return audio;
+}
+
+/**
+ * Called from the user's tap (Call, Answer): an element played inside a user gesture may play
+ * later without one (autoplay rules, stricter on iOS), so the remote audio is never silent.
+ */
+function unlockAudio(): void {
+  const element = audioElement();
+  if (!element.srcObject) element.srcObject = new MediaStream();
+  element.play().catch(() => {});
+}
+
+/** Plays the remote tracks; when the browser refuses, the call screen offers a tap to hear. */
+function playRemote(s: Session): void {
+  const handler = s.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined;
+  const stream = handler?.remoteMediaStream;
+  if (!stream) return;
+  const element = audioElement();
+  element.srcObject = stream;
+  element.play().then(
+    () => setCall({ audioBlocked: false }),
+    () => setCall({ audioBlocked: true }),
+  );
+}
+
+/** A tap on "Tap to hear the call". */
+export function resumeAudio(): void {
+  audioElement()
+    .play()
+    .then(
+      () => setCall({ audioBlocked: false }),
+      () => {},
+    );
+}
+
+/** Fetches this user's extension and registers; safe to call again (does nothing when running). */
+export async function startPhone(): Promise<void> {
+  if (ua) return;
+  set({ registration: "connecting", problem: null });
+  let settings: SoftphoneSettings;
+  try {
+    settings = (await api<SoftphoneSettings>("GET", "/me/softphone")).data;
+  } catch (error) {
+    set({
+      registration: "failed",
+      problem:
+        error instanceof ApiError && error.offline
+          ? "Calling needs a connection. The phone will register when you are back online."
+          : (error as Error).message,
+    });
+    return;
+  }
+  set({ settings });
+  ua = new UserAgent({
+    uri: UserAgent.makeURI(`sip:${settings.extension}@${settings.domain}`),
+    displayName: settings.displayName,
+    authorizationUsername: settings.username,
+    authorizationHa1: settings.ha1,
+    transportOptions: { server: settings.wsUrl },
+    logLevel: "error",
+    sessionDescriptionHandlerFactoryOptions: { peerConnectionConfiguration: { iceServers: [] } },
+    delegate: {
+      onInvite: (invitation) => incoming(invitation),
+      onDisconnect: (error) => {
+        if (error) {
+          set({ registration: "connecting", problem: "Connection to the phone server lost; reconnecting…" });
+          scheduleReconnect();
+        }
+      },
+      onConnect: () => {
+        retryDelay = 1000;
+        void register();
+      },
+    },
+  });
+  registerer = new Registerer(ua, { expires: 300 });
+  registerer.stateChange.addListener((s) => {
+    if (s === RegistererState.Registered) set({ registration: "registered", problem: null });
+    else if (s === RegistererState.Unregistered && state.registration === "registered")
+      set({ registration: "unregistered" });
+  });
+  addEventListener("online", reconnectNow);
+  document.addEventListener("visibilitychange", checkAfterSleep);
+  try {
+    await ua.start();
+  } catch {
+    set({ registration: "connecting", problem: "The phone server does not answer; retrying…" });
+    scheduleReconnect();
+  }
+}
+
+async function register(): Promise<void> {
+  if (!registerer) return;
+  await registerer
+    .register({
+      requestDelegate: {
+        onReject: (response) =>
+          set({
+            registration: "failed",
+            problem: `The phone server refused to register this extension (${response.message.statusCode} ${response.message.reasonPhrase}).`,
+          }),
+      },
+    })
+    .catch((error: Error) => set({ registration: "failed", problem: error.message }));
+}
+
+function scheduleReconnect(): void {
+  if (retry || !ua) return;
+  retry = setTimeout(() => {
+    retry = null;
+    reconnectNow();
+  }, retryDelay);
+  retryDelay = Math.min(retryDelay * 2, 30_000);
+}
+
+/** After a network change: a new WebSocket, then REGISTER again (onConnect). */
+function reconnectNow(): void {
+  if (!ua) return;
+  if (retry) clearTimeout(retry);
+  retry = null;
+  if (ua.isConnected()) void register();
+  else ua.reconnect().catch(() => scheduleReconnect());
+}
+
+/** After the device slept the socket may be dead without anyone noticing: check on wake. */
+function checkAfterSleep(): void {
+  if (document.visibilityState === "visible" && ua && !ua.isConnected()) reconnectNow();
+}
+
+export async function stopPhone(): Promise<void> {
+  removeEventListener("online", reconnectNow);
+  document.removeEventListener("visibilitychange", checkAfterSleep);
+  if (retry) clearTimeout(retry);
+  retry = null;
+  await registerer?.unregister().catch(() => {});
+  await ua?.stop().catch(() => {});
+  ua = null;
+  registerer = null;
+  set({ registration: "off", settings: null, call: null });
+}
+
+function newCall(direction: ActiveCall["direction"], remote: string, remoteName: string | null): ActiveCall {
+  return {
+    direction,
+    remote,
+    remoteName,
+    phase: direction === "incoming" ? "incoming" : "calling",
+    startedAt: Date.now(),
+    answeredAt: null,
+    muted: false,
+    held: false,
+    holdBusy: false,
+    keys: "",
+    lastKeyStatus: null,
+    audioBlocked: false,
+  };
+}
+
+function follow(s: Session): void {
+  session = s;
+  s.stateChange.addListener((next) => {
+    if (session !== s) return;
+    if (next === SessionState.Established) {
+      stopRinging();
+      setCall({ phase: "active", answeredAt: Date.now() });
+      playRemote(s);
+    } else if (next === SessionState.Terminated) {
+      stopRinging();
+      const call = state.call;
+      if (call) void logCall(call);
+      session = null;
+      const answered = call?.answeredAt != null;
+      set({
+        call: null,
+        lastEnded: answered ? "Call ended" : call?.direction === "incoming" ? "Missed call" : "Call not answered",
+      });
+    }
+  });
+}
+
+/** Dials a number (an extension, a speed dial, an outside number). */
+export async function dial(number: string): Promise<void> {
+  if (!ua || state.call) return;
+  const target = UserAgent.makeURI(`sip:${number}@${state.settings?.domain ?? ""}`);
+  if (!target) return;
+  unlockAudio();
+  const inviter = new Inviter(ua, target, { sessionDescriptionHandlerOptions: media });
+  set({ call: newCall("outgoing", number, null), lastEnded: null });
+  follow(inviter);
+  await inviter
+    .invite({
+      requestDelegate: {
+        onProgress: (response) => {
+          if (response.message.statusCode === 180 || response.message.statusCode === 183) setCall({ phase: "ringing" });
+        },
+        onReject: (response) =>
+          set({ lastEnded: `${response.message.statusCode} ${response.message.reasonPhrase}`.trim() }),
+      },
+    })
+    .catch((error: Error) => {
+      set({ call: null, lastEnded: `Could not call: ${error.message}` });
+    });
+}
+
+function incoming(invitation: Invitation): void {
+  if (state.call) {
+    void invitation.reject({ statusCode: 486 }).catch(() => {});
+    return;
+  }
+  const uri = invitation.remoteIdentity.uri;
+  set({ call: newCall("incoming", uri.user ?? uri.toString(), invitation.remoteIdentity.displayName || null) });
+  follow(invitation);
+  startRinging();
+  notify(state.call);
+}
+
+export async function answer(): Promise<void> {
+  const s = session;
+  if (!s || state.call?.phase !== "incoming") return;
+  unlockAudio();
+  stopRinging();
+  await (s as Invitation).accept({ sessionDescriptionHandlerOptions: media }).catch((error: Error) => {
+    set({ lastEnded: `Could not answer: ${error.message}` });
+  });
+}
+
+export async function hangUp(): Promise<void> {
+  const s = session;
+  if (!s) return;
+  stopRinging();
+  if (s.state === SessionState.Established) await s.bye().catch(() => {});
+  else if (s instanceof Inviter) await s.cancel().catch(() => {});
+  else await (s as Invitation).reject({ statusCode: 603 }).catch(() => {});
+}
+
+export function setMuted(muted: boolean): void {
+  const handler = session?.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined;
+  if (!handler) return;
+  handler.enableSenderTracks(!muted && !state.call?.held);
+  setCall({ muted });
+}
+
+/** Hold or resume by re-INVITE (the offer says sendonly, then sendrecv again). */
+export async function setHeld(held: boolean): Promise<void> {
+  const s = session;
+  if (!s || s.state !== SessionState.Established || state.call?.holdBusy) return;
+  setCall({ holdBusy: true });
+  const status = await new Promise<number>((resolve) => {
+    s.invite({
+      sessionDescriptionHandlerOptions: { ...media, hold: held } as Web.SessionDescriptionHandlerOptions,
+      requestDelegate: {
+        onAccept: (r) => resolve(r.message.statusCode ?? 0),
+        onReject: (r) => resolve(r.message.statusCode ?? 0),
+      },
+    }).catch(() => resolve(0));
+  });
+  const ok = status >= 200 && status < 300;
+  if (ok) {
+    const handler = s.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined;
+    handler?.enableSenderTracks(!held && !state.call?.muted);
+    handler?.enableReceiverTracks(!held);
+  }
+  setCall({ holdBusy: false, ...(ok ? { held } : {}) });
+}
+
+/** A key during a call, by SIP INFO (application/dtmf-relay): the media node relays it. */
+export async function sendKey(key: string): Promise<void> {
+  const s = session;
+  if (!s || s.state !== SessionState.Established || !/^[0-9*#A-D]$/.test(key)) return;
+  setCall({ keys: `${state.call?.keys ?? ""}${key}`.slice(-24) });
+  const status = await new Promise<number>((resolve) => {
+    s.info({
+      requestOptions: {
+        body: {
+          contentDisposition: "render",
+          contentType: "application/dtmf-relay",
+          content: `Signal=${key}\r\nDuration=160`,
+        },
+      },
+      requestDelegate: {
+        onAccept: (r) => resolve(r.message.statusCode ?? 0),
+        onReject: (r) => resolve(r.message.statusCode ?? 0),
+      },
+    }).catch(() => resolve(0));
+  });
+  setCall({ lastKeyStatus: status });
+}
+
+/** RTP the call's connection received and sent so far (the call screen shows audio flowing). */
+export async function callStats(): Promise<{ packetsReceived: number; packetsSent: number } | null> {
+  const handler = session?.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined;
+  const pc = handler?.peerConnection;
+  if (!pc) return null;
+  let packetsReceived = 0;
+  let packetsSent = 0;
+  (await pc.getStats()).forEach(
+    (r: { type: string; kind?: string; packetsReceived?: number; packetsSent?: number }) => {
+      if (r.type === "inbound-rtp" && r.kind === "audio") packetsReceived += r.packetsReceived ?? 0;
+      if (r.type === "outbound-rtp" && r.kind === "audio") packetsSent += r.packetsSent ?? 0;
+    },
+  );
+  return { packetsReceived, packetsSent };
+}
+
+// ---- ringing and notifications ----
+
+/** A UK-style double ring from WebAudio (no audio file to fetch); silent where audio is blocked. */
+function startRinging(): void {
+  stopRinging();
+  try {
+    const context = new AudioContext();
+    const gain = context.createGain();
+    gain.gain.value = 0;
+    gain.connect(context.destination);
+    for (const hz of [400, 450]) {
+      const oscillator = context.createOscillator();
+      oscillator.frequency.value = hz;
+      oscillator.connect(gain);
+      oscillator.start();
+    }
+    const now = context.currentTime;
+    for (let cycle = 0; cycle < 20; cycle++) {
+      const t = now + cycle * 3;
+      for (const [on, off] of [
+        [0, 0.4],
+        [0.6, 1],
+      ] as const) {
+        gain.gain.setValueAtTime(0.08, t + on);
+        gain.gain.setValueAtTime(0, t + off);
+      }
+    }
+    void context.resume().catch(() => {});
+    ringer = { stop: () => void context.close().catch(() => {}) };
+  } catch {
+    ringer = null;
+  }
+}
+
+function stopRinging(): void {
+  ringer?.stop();
+  ringer = null;
+}
+
+function notify(call: ActiveCall | null): void {
+  if (!call || document.visibilityState === "visible") return;
+  if (typeof Notification === "undefined" || Notification.permission !== "granted") return;
+  const note = new Notification("Incoming call", {
+    body: call.remoteName ? `${call.remoteName} (${call.remote})` : call.remote,
+    tag: "edgepbx-call",
+    requireInteraction: true,
+  });
+  note.onclick = () => {
+    focus();
+    location.hash = "#/phone";
+    note.close();
+  };
+}
+
+// ---- call history (IndexedDB) ----
+
+async function logCall(call: ActiveCall): Promise<void> {
+  const entry: CallLogEntry = {
+    direction: call.direction,
+    number: call.remote,
+    name: call.remoteName,
+    startedAt: new Date(call.startedAt).toISOString(),
+    answered: call.answeredAt !== null,
+    seconds: call.answeredAt ? Math.round((Date.now() - call.answeredAt) / 1000) : 0,
+  };
+  await store.logCall(entry);
+  dispatchEvent(new CustomEvent("edgepbx:call-logged"));
+}

@@ -1,0 +1,306 @@
+import { useEffect, useState } from "preact/hooks";
+import { Alert } from "../lib/forms.tsx";
+import { type CallLogEntry, store } from "../lib/store.ts";
+import {
+  type ActiveCall,
+  answer,
+  callStats,
+  dial,
+  hangUp,
+  type PhoneState,
+  phoneState,
+  resumeAudio,
+  sendKey,
+  setHeld,
+  setMuted,
+  startPhone,
+  subscribe,
+} from "../phone/softphone.ts";
+
+/**
+ * Phone: the softphone of the user's linked extension. Registration state, a dial pad (tap,
+ * type or paste), Call; an incoming call with Answer and Decline; the call with its duration,
+ * Mute, Hold, the keypad (keys go as SIP INFO) and Hang up; recent calls with redial.
+ */
+
+const KEYS: [string, string][] = [
+  ["1", ""],
+  ["2", "ABC"],
+  ["3", "DEF"],
+  ["4", "GHI"],
+  ["5", "JKL"],
+  ["6", "MNO"],
+  ["7", "PQRS"],
+  ["8", "TUV"],
+  ["9", "WXYZ"],
+  ["*", ""],
+  ["0", "+"],
+  ["#", ""],
+];
+
+const REGISTRATION_TEXT: Record<PhoneState["registration"], string> = {
+  off: "Not started",
+  connecting: "Connecting…",
+  registered: "Ready: you can make and take calls",
+  unregistered: "Not registered",
+  failed: "Not registered",
+};
+
+function usePhone(): PhoneState {
+  const [value, setValue] = useState(phoneState);
+  useEffect(() => {
+    const stop = subscribe(setValue);
+    setValue(phoneState());
+    void startPhone();
+    return stop;
+  }, []);
+  return value;
+}
+
+/** What may be dialled: digits, * and #; pasted numbers lose their spaces, dashes and brackets. */
+export function cleanNumber(text: string): string {
+  return text.replace(/^\+/, "00").replace(/[^0-9*#]/g, "");
+}
+
+export function Phone() {
+  const phone = usePhone();
+  const call = phone.call;
+  const title = phone.settings ? `Phone · ${phone.settings.extension} ${phone.settings.displayName}` : "Phone";
+  return (
+    <div class="phone">
+      <h1>{title}</h1>
+      <p class={`registration ${phone.registration}`} role="status" data-state={phone.registration}>
+        <span class="dot" aria-hidden="true" /> {REGISTRATION_TEXT[phone.registration]}
+      </p>
+      {phone.problem ? <Alert>{phone.problem}</Alert> : null}
+      {call?.phase === "incoming" ? (
+        <IncomingCall call={call} />
+      ) : call ? (
+        <CallScreen call={call} />
+      ) : (
+        <DialPad phone={phone} />
+      )}
+    </div>
+  );
+}
+
+function who(call: ActiveCall): string {
+  return call.remoteName ? `${call.remoteName} (${call.remote})` : call.remote;
+}
+
+function IncomingCall({ call }: { call: ActiveCall }) {
+  return (
+    <section class="call incoming" aria-labelledby="call-title">
+      <h2 id="call-title">Incoming call</h2>
+      <p class="call-party">{who(call)}</p>
+      <div class="call-actions">
+        <button type="button" class="answer" onClick={() => void answer()}>
+          Answer
+        </button>
+        <button type="button" class="danger decline" onClick={() => void hangUp()}>
+          Decline
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function duration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const mm = String(Math.floor(s / 60)).padStart(2, "0");
+  return `${mm}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function CallScreen({ call }: { call: ActiveCall }) {
+  const [now, setNow] = useState(Date.now());
+  const [packets, setPackets] = useState<number | null>(null);
+  const [keypad, setKeypad] = useState(false);
+  useEffect(() => {
+    const timer = setInterval(() => {
+      setNow(Date.now());
+      void callStats().then((s) => setPackets(s?.packetsReceived ?? null));
+    }, 1000);
+    return () => clearInterval(timer);
+  }, []);
+  const status =
+    call.phase === "active"
+      ? call.held
+        ? "On hold"
+        : "Connected"
+      : call.phase === "ringing"
+        ? "Ringing…"
+        : "Calling…";
+  return (
+    <section class={`call ${call.phase}`} aria-labelledby="call-title" data-phase={call.phase}>
+      <h2 id="call-title">{status}</h2>
+      <p class="call-party">{who(call)}</p>
+      {call.answeredAt ? (
+        <p class="call-duration">
+          <span class="sr-only">Duration </span>
+          <time>{duration(now - call.answeredAt)}</time>
+        </p>
+      ) : null}
+      {call.phase === "active" ? (
+        <p class="row-meta audio-flow" data-packets={packets ?? 0}>
+          {packets ? "Audio is flowing" : "Waiting for audio…"}
+        </p>
+      ) : null}
+      {call.audioBlocked ? (
+        <button type="button" class="primary" onClick={resumeAudio}>
+          Tap to hear the call
+        </button>
+      ) : null}
+      {call.phase === "active" ? (
+        <div class="call-controls">
+          <button type="button" class="secondary" aria-pressed={call.muted} onClick={() => setMuted(!call.muted)}>
+            {call.muted ? "Unmute" : "Mute"}
+          </button>
+          <button
+            type="button"
+            class="secondary"
+            aria-pressed={call.held}
+            disabled={call.holdBusy}
+            onClick={() => void setHeld(!call.held)}
+          >
+            {call.holdBusy ? "…" : call.held ? "Resume" : "Hold"}
+          </button>
+          <button type="button" class="secondary" aria-expanded={keypad} onClick={() => setKeypad(!keypad)}>
+            Keypad
+          </button>
+        </div>
+      ) : null}
+      {keypad && call.phase === "active" ? (
+        <>
+          <output class="keys-sent" aria-label="Keys sent" data-status={call.lastKeyStatus ?? ""}>
+            {call.keys || " "}
+          </output>
+          <Keys onKey={(k) => void sendKey(k)} label="Send key" />
+        </>
+      ) : null}
+      <div class="call-actions">
+        <button type="button" class="danger hangup" onClick={() => void hangUp()}>
+          Hang up
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function Keys({ onKey, label }: { onKey: (key: string) => void; label: string }) {
+  return (
+    <fieldset class="keypad">
+      <legend class="sr-only">{label}</legend>
+      {KEYS.map(([key, letters]) => (
+        <button type="button" key={key} class="key" aria-label={key} onClick={() => onKey(key)}>
+          <span class="key-digit">{key}</span>
+          <span class="key-letters" aria-hidden="true">
+            {letters}
+          </span>
+        </button>
+      ))}
+    </fieldset>
+  );
+}
+
+function DialPad({ phone }: { phone: PhoneState }) {
+  const [number, setNumber] = useState(() => sessionStorage.getItem("edgepbx.phone.number") ?? "");
+  const [history, setHistory] = useState<CallLogEntry[]>([]);
+  useEffect(() => {
+    const load = () => void store.calls().then(setHistory);
+    load();
+    addEventListener("edgepbx:call-logged", load);
+    return () => removeEventListener("edgepbx:call-logged", load);
+  }, []);
+  const update = (value: string) => {
+    setNumber(value);
+    sessionStorage.setItem("edgepbx.phone.number", value);
+  };
+  const ready = phone.registration === "registered";
+  const call = (to: string) => {
+    if (!ready || !to) return;
+    update("");
+    void dial(to);
+  };
+  return (
+    <>
+      {phone.lastEnded ? (
+        <p class="notice last-call" role="status">
+          {phone.lastEnded}
+        </p>
+      ) : null}
+      <form
+        class="dialer"
+        onSubmit={(e) => {
+          e.preventDefault();
+          call(number);
+        }}
+      >
+        <div class="field">
+          <label for="dial-number">Number</label>
+          <div class="dial-row">
+            <input
+              id="dial-number"
+              type="tel"
+              inputMode="tel"
+              autoComplete="off"
+              value={number}
+              onInput={(e) => update(cleanNumber((e.target as HTMLInputElement).value))}
+            />
+            <button
+              type="button"
+              class="secondary"
+              aria-label="Delete last digit"
+              disabled={!number}
+              onClick={() => update(number.slice(0, -1))}
+            >
+              ⌫
+            </button>
+          </div>
+        </div>
+        <Keys onKey={(k) => update(number + k)} label="Dial pad" />
+        <button type="submit" class="answer call-button" disabled={!ready || !number}>
+          Call
+        </button>
+        {!ready ? <p class="hint">Calls can be made once the phone shows Ready.</p> : null}
+      </form>
+      {typeof Notification !== "undefined" && Notification.permission === "default" ? (
+        <button type="button" class="link" onClick={() => void Notification.requestPermission()}>
+          Notify me of incoming calls while the portal is in the background
+        </button>
+      ) : null}
+      <section aria-labelledby="recent-title">
+        <h2 id="recent-title">Recent calls</h2>
+        {history.length === 0 ? <p class="row-meta">No calls yet.</p> : null}
+        <ul class="list call-log">
+          {history.slice(0, 20).map((entry) => (
+            <li key={entry.seq}>
+              <div>
+                <span class="row-title">
+                  {entry.direction === "incoming" ? "↙" : "↗"}{" "}
+                  {entry.name ? `${entry.name} (${entry.number})` : entry.number}
+                </span>
+                <span class="row-meta">
+                  {new Date(entry.startedAt).toLocaleString()} ·{" "}
+                  {entry.answered
+                    ? duration(entry.seconds * 1000)
+                    : entry.direction === "incoming"
+                      ? "missed"
+                      : "not answered"}
+                </span>
+              </div>
+              <button
+                type="button"
+                class="secondary"
+                aria-label={`Call ${entry.number} again`}
+                disabled={!ready}
+                onClick={() => call(entry.number)}
+              >
+                Call
+              </button>
+            </li>
+          ))}
+        </ul>
+      </section>
+    </>
+  );
+}
