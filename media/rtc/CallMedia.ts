@@ -15,6 +15,7 @@ import type { types } from "mediasoup";
 import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
 import { dtmfEventCode, keyPressPayloads } from "./DtmfReceiver.ts";
 import { LegListener } from "./LegListener.ts";
+import { LegSpeaker } from "./LegSpeaker.ts";
 import type { LegWire, WirePackets } from "./LegWire.ts";
 import type { MediaContext } from "./MediaEngine.ts";
 import { PlainRtpWire } from "./PlainRtpWire.ts";
@@ -41,7 +42,7 @@ import {
 } from "./sdp.ts";
 import { WebRtcWire } from "./WebRtcWire.ts";
 
-const CLOCK_RATE = 8000;
+const _CLOCK_RATE = 8000;
 const PTIME = 20;
 
 export type CallMediaEvents = {
@@ -155,41 +156,30 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
    * when `signal` aborts (the caller pressed a key, someone answered) or when the call's media closes.
    */
   async play(leg: MediaLeg, frames: (codec: G711) => Buffer[], signal?: AbortSignal): Promise<void> {
-    const codec = leg.codec;
-    if (!codec) throw new Error("the leg has no codec yet");
-    if (!isG711(codec)) throw new Error(`the node's audio is G.711; this leg speaks ${codec}`);
-    const payloadType = STATIC_PAYLOAD_TYPES[codec];
-    const ssrc = (Math.random() * 2 ** 32) >>> 0;
-    const { transport, producer } = await this.serial(async () => {
-      this.assertOpen();
-      const transport = await this.router.createDirectTransport();
-      const producer = await transport.produce({
-        kind: "audio",
-        rtpParameters: {
-          codecs: [{ mimeType: `audio/${codec}`, payloadType, clockRate: CLOCK_RATE }],
-          encodings: [{ ssrc }],
-        },
-      });
-      await leg.hear(producer);
-      return { transport, producer };
-    });
-    const payloads = frames(codec);
-    const seq0 = Math.floor(Math.random() * 0xffff);
-    const ts0 = (Math.random() * 2 ** 32) >>> 0;
+    const speaker = await this.speak(leg);
+    const payloads = frames(speaker.codec);
     const started = performance.now();
-    for (let i = 0; i < payloads.length && !producer.closed && !this.closed && !signal?.aborted; i++) {
-      const header = Buffer.alloc(12);
-      header[0] = 0x80;
-      header[1] = (i === 0 ? 0x80 : 0) | payloadType; // marker on the first packet of a talk spurt
-      header.writeUInt16BE((seq0 + i) & 0xffff, 2);
-      header.writeUInt32BE((ts0 + i * (CLOCK_RATE / 1000) * PTIME) >>> 0, 4);
-      header.writeUInt32BE(ssrc, 8);
-      producer.send(Buffer.concat([header, payloads[i] as Buffer]));
+    for (let i = 0; i < payloads.length && !speaker.isClosed && !this.closed && !signal?.aborted; i++) {
+      speaker.send(payloads[i] as Buffer);
       // Paced against the start, so timer drift does not add up.
       const due = started + (i + 1) * PTIME - performance.now();
       if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
     }
-    transport.close();
+    speaker.close();
+  }
+
+  /**
+   * The node's voice on one unbridged leg, for audio made as it goes (a conference's mix): 20 ms
+   * G.711 payloads in the leg's codec, paced by the caller. Closed with the call.
+   */
+  speak(leg: MediaLeg): Promise<LegSpeaker> {
+    return this.serial(async () => {
+      this.assertOpen();
+      const codec = leg.codec;
+      if (!codec) throw new Error("the leg has no codec yet");
+      if (!isG711(codec)) throw new Error(`the node's audio is G.711; this leg speaks ${codec}`);
+      return LegSpeaker.open(this.router, codec, (producer) => leg.hear(producer));
+    });
   }
 
   /**
