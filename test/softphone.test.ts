@@ -128,8 +128,63 @@ async function openPhone(name: string, email: string): Promise<Page> {
   return page;
 }
 
+/** The Administrator links Bob to 101 under My Admin → Portal Users; a wrong number first. */
+async function linkInPortal(adminEmail: string, bobEmail: string): Promise<void> {
+  const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageLog.push(`admin pageerror: ${error.message}`));
+  await page.goto(`${edge.url}/#/admin/users`);
+  await page.getByLabel("Email (username)").fill(adminEmail);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Portal Users" }).waitFor();
+  await page.getByRole("link", { name: new RegExp(bobEmail.replace(/\./g, "\\.")) }).click();
+  await page.getByRole("group", { name: "Softphone" }).waitFor();
+  await page.getByLabel("PBX").selectOption({ label: "Remote Office" });
+  await page.getByLabel("Extension").fill("555");
+  await page.getByRole("button", { name: "Save" }).click();
+  // The edge's answer beside the field; what was typed stays.
+  await page
+    .locator(".field.has-error")
+    .filter({ has: page.getByLabel("Extension") })
+    .getByText("is not an extension of that PBX")
+    .waitFor();
+  await page.getByLabel("Extension").fill("101");
+  await shot(page, "00-portal-user-softphone");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("heading", { name: "Portal Users" }).waitFor();
+  await context.close();
+}
+
+/** The strongest frequency in what the page's remote-audio element plays (a WebAudio analyser). */
+async function heardTone(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const element = document.getElementById("phone-remote-audio") as HTMLAudioElement | null;
+    const stream = element?.srcObject;
+    if (!(stream instanceof MediaStream)) return 0;
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 8192;
+    context.createMediaStreamSource(stream).connect(analyser);
+    await context.resume();
+    await new Promise((r) => setTimeout(r, 600));
+    const bins = new Float32Array(analyser.frequencyBinCount);
+    analyser.getFloatFrequencyData(bins);
+    let peak = 1;
+    for (let i = 1; i < bins.length; i++) if ((bins[i] ?? -Infinity) > (bins[peak] ?? -Infinity)) peak = i;
+    await context.close();
+    return (peak * context.sampleRate) / analyser.fftSize;
+  });
+}
+
 async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}-phone.png`), fullPage: true });
+  // Full page, with the sticky Save bar in its place rather than over the middle of the form.
+  await page.screenshot({
+    path: join(ARTIFACTS, `${name}-phone.png`),
+    fullPage: true,
+    style: ".actions.sticky { position: static; }",
+  });
 }
 
 /** RTP packets the page's call has received so far (its RTCPeerConnection's inbound-rtp, shown by the call screen). */
@@ -160,21 +215,28 @@ async function callEachOther(): Promise<void> {
     alice: `alice.${stamp}@example.test`,
     bob: `bob.${stamp}@example.test`,
   };
-  for (const [who, extension] of [
-    ["alice", "100"],
-    ["bob", "101"],
-  ] as const) {
-    const { user } = await admin.expect<{ user: { softphone: unknown } }>(201, "POST", "/api/users", {
-      email: users[who],
-      name: who === "alice" ? "Alice" : "Bob",
-      password: PASSWORD,
-      role: "clientUser",
-      softphone: { pbxId: pbx.id, extension },
-    });
-    assert.deepEqual(user.softphone, { pbxId: pbx.id, extension });
-  }
+  // Alice is linked through the API, Bob by the Administrator on the Portal Users screen.
+  const alice = await admin.expect<{ user: { softphone: unknown } }>(201, "POST", "/api/users", {
+    email: users.alice,
+    name: "Alice",
+    password: PASSWORD,
+    role: "clientUser",
+    softphone: { pbxId: pbx.id, extension: "100" },
+  });
+  assert.deepEqual(alice.user.softphone, { pbxId: pbx.id, extension: "100" });
+  const bob = await admin.expect<{ user: { id: string } }>(201, "POST", "/api/users", {
+    email: users.bob,
+    name: "Bob",
+    password: PASSWORD,
+    role: "clientUser",
+  });
+  const { user: me } = await admin.expect<{ user: { email: string } }>(200, "GET", "/api/me");
+  await linkInPortal(me.email, users.bob);
+  const linked = await admin.expect<{ user: { softphone: unknown } }>(200, "GET", `/api/users/${bob.user.id}`);
+  assert.deepEqual(linked.user.softphone, { pbxId: pbx.id, extension: "101" });
 
   const a = await openPhone("A", users.alice);
+  assert.equal(node.gateway.registrar.lookup(pbx.id, "100").length, 1, "A registered on the node");
   const b = await openPhone("B", users.bob);
   await a.getByRole("heading", { name: "Phone · 100 Alice" }).waitFor();
   await b.getByRole("heading", { name: "Phone · 101 Bob" }).waitFor();
@@ -208,6 +270,9 @@ async function callEachOther(): Promise<void> {
     15_000,
   );
   const audioAfter = Date.now() - answered;
+  // What each side plays through its <audio> element is the other's microphone: the 440 Hz tone.
+  const tones = [await heardTone(a), await heardTone(b)];
+  for (const tone of tones) assert.ok(Math.abs(tone - 440) < 15, `heard ${tone} Hz, not the 440 Hz tone`);
   assert.equal(await a.getByText("Audio is flowing").count(), 1);
   assert.match((await a.locator(".call-duration time").textContent()) ?? "", /^00:0[0-9]$/);
   await shot(a, "03-active-call");
@@ -244,8 +309,17 @@ async function callEachOther(): Promise<void> {
   await eventually("no call left on the node", async () => (node.gateway.calls?.activeCalls ?? 0) === 0, 10_000);
   await shot(a, "06-after-call");
 
+  // Logging out unregisters the phone: the node no longer has a binding for 100.
+  await a.getByRole("button", { name: "Log out" }).click();
+  await a.getByRole("heading", { name: "Log in to the Management Portal" }).waitFor();
+  await eventually(
+    "100's registration removed",
+    async () => node.gateway.registrar.lookup(pbx.id, "100").length === 0,
+    10_000,
+  );
+
   console.log(
-    `softphone: incoming call shown ${rang} ms after Call; ≥${MIN_PACKETS} packets both ways ${audioAfter} ms after Answer (A ${flowing[0]}, B ${flowing[1]} received)`,
+    `softphone: heard ${tones.map((t) => t.toFixed(0)).join(" / ")} Hz; incoming call shown ${rang} ms after Call; ≥${MIN_PACKETS} packets both ways ${audioAfter} ms after Answer (A ${flowing[0]}, B ${flowing[1]} received)`,
   );
   assert.deepEqual(
     pageLog.filter((l) => l.includes("pageerror")),

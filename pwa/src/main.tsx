@@ -264,6 +264,12 @@ function App() {
   useEffect(() => {
     void loadSession();
   }, []);
+  // A user with an extension logs in once and gets the phone too: it registers in the background
+  // (SIP.js loaded after the first screen), so calls ring on every screen.
+  const softphone = Boolean(session.user?.softphone);
+  useEffect(() => {
+    if (softphone) void phone().then((m) => m.startPhoneInBackground());
+  }, [softphone]);
   useEffect(() => {
     // Focus moves to the new screen's heading, so keyboard and screen-reader users follow along.
     const h1 = document.querySelector("main h1") as HTMLElement | null;

@@ -88,6 +88,8 @@ export function userChanged(user: PortalUser): void {
 }
 
 export async function logOut(): Promise<void> {
+  // The softphone (when loaded) unregisters and forgets its credentials.
+  dispatchEvent(new CustomEvent("edgepbx:logout"));
   await api("POST", "/auth/logout").catch(() => {});
   setCsrfToken(null);
   localStorage.removeItem(USER_KEY);

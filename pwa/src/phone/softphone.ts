@@ -128,19 +128,29 @@ export function resumeAudio(): void {
 }
 
 /** Fetches this user's extension and registers; safe to call again (does nothing when running). */
-export async function startPhone(): Promise<void> {
+export function startPhone(): Promise<void> {
+  starting ??= start().finally(() => {
+    starting = null;
+  });
+  return starting;
+}
+
+let starting: Promise<void> | null = null;
+
+async function start(): Promise<void> {
   if (ua) return;
   set({ registration: "connecting", problem: null });
   let settings: SoftphoneSettings;
   try {
     settings = (await api<SoftphoneSettings>("GET", "/me/softphone")).data;
   } catch (error) {
+    const offline = error instanceof ApiError && error.offline;
+    if (offline) addEventListener("online", () => void startPhone(), { once: true });
     set({
       registration: "failed",
-      problem:
-        error instanceof ApiError && error.offline
-          ? "Calling needs a connection. The phone will register when you are back online."
-          : (error as Error).message,
+      problem: offline
+        ? "Calling needs a connection. The phone will register when you are back online."
+        : (error as Error).message,
     });
     return;
   }
@@ -221,16 +231,20 @@ function checkAfterSleep(): void {
   if (document.visibilityState === "visible" && ua && !ua.isConnected()) reconnectNow();
 }
 
+addEventListener("edgepbx:logout", () => void stopPhone());
+
 export async function stopPhone(): Promise<void> {
   removeEventListener("online", reconnectNow);
   document.removeEventListener("visibilitychange", checkAfterSleep);
   if (retry) clearTimeout(retry);
   retry = null;
-  await registerer?.unregister().catch(() => {});
-  await ua?.stop().catch(() => {});
+  const stopping = ua;
   ua = null;
+  if (session) await hangUp();
+  await registerer?.unregister().catch(() => {});
   registerer = null;
-  set({ registration: "off", settings: null, call: null });
+  await stopping?.stop().catch(() => {});
+  set({ registration: "off", settings: null, call: null, problem: null });
 }
 
 function newCall(direction: ActiveCall["direction"], remote: string, remoteName: string | null): ActiveCall {

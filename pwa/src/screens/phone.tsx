@@ -62,6 +62,11 @@ export function cleanNumber(text: string): string {
   return text.replace(/^\+/, "00").replace(/[^0-9*#]/g, "");
 }
 
+/** For main.tsx: registers as soon as a user with an extension is logged in. */
+export function startPhoneInBackground(): void {
+  void startPhone();
+}
+
 export function Phone() {
   const phone = usePhone();
   const call = phone.call;
