@@ -241,7 +241,14 @@ async function callEachOther(): Promise<void> {
   await a.getByRole("heading", { name: "Phone · 100 Alice" }).waitFor();
   await b.getByRole("heading", { name: "Phone · 101 Bob" }).waitFor();
 
-  // A dials 101 on the pad (a paste would be cleaned the same way).
+  // The PBX's directory lists the other extension.
+  await a.getByRole("button", { name: "Call Bob (101)" }).waitFor();
+  // Pasted numbers are cleaned; A then dials 101 on the pad.
+  await a.getByLabel("Number").fill("(10) 1-");
+  assert.equal(await a.getByLabel("Number").inputValue(), "101");
+  await a.getByRole("button", { name: "Delete last digit" }).click();
+  await a.getByRole("button", { name: "Delete last digit" }).click();
+  await a.getByRole("button", { name: "Delete last digit" }).click();
   for (const key of ["1", "0", "1"]) await a.getByRole("button", { name: key, exact: true }).click();
   assert.equal(await a.getByLabel("Number").inputValue(), "101");
   await shot(a, "01-dial-pad");

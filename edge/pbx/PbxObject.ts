@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import type { DirectoryEntry } from "../../shared/accounts/schema.ts";
 import {
   type CallRecord,
   COLLECTIONS,
@@ -166,12 +167,26 @@ export class PbxObject extends DurableObject<Env> {
    * One extension as the latest applied version has it, secrets included (its HA1), and the SIP
    * domain: what a softphone registers with. null when the number is not live.
    */
-  liveExtension(number: string): { sipDomain: string; extension: PbxConfig["extensions"][number] } | null {
+  liveExtension(
+    number: string,
+  ): { sipDomain: string; extension: PbxConfig["extensions"][number]; directory: DirectoryEntry[] } | null {
     const row = this.versionRow();
     if (!row) return null;
     const config = storedConfig(row.config);
     const extension = config.extensions.find((e) => e.number === number);
-    return extension ? { sipDomain: config.settings.sipDomain, extension } : null;
+    if (!extension) return null;
+    const entries = (kind: DirectoryEntry["kind"], list: { number: string; name: string }[]) =>
+      list.map((e) => ({ number: e.number, name: e.name, kind }));
+    const directory = [
+      ...entries(
+        "extension",
+        config.extensions.filter((e) => e.number !== number),
+      ),
+      ...entries("ringGroup", config.ringGroups),
+      ...entries("conference", config.conferenceRooms),
+      ...entries("speedDial", config.virtualExtensions),
+    ].sort((a, b) => a.number.localeCompare(b.number));
+    return { sipDomain: config.settings.sipDomain, extension, directory };
   }
 
   /** The latest applied version with its secrets, and the forward-all table, for media nodes only. */

@@ -17,6 +17,12 @@ async function officeWithExtensions() {
     name: "Alice",
   });
   expect(ext.status).toBe(201);
+  const speedDial = await admin.post(`/api/pbxs/${pbx}/virtual-extensions`, {
+    name: "Front desk",
+    number: "800",
+    activity: { type: "external", number: "+61299990000" },
+  });
+  expect(speedDial.status).toBe(201);
   expect((await admin.post(`/api/pbxs/${pbx}/apply`)).status).toBe(201);
   expect((await admin.post(`/api/pbxs/${pbx}/extensions`, { number: "101", name: "Bob" })).status).toBe(201);
   return { admin, pbx, sipPassword: ext.body.generatedSecrets.sipPassword };
@@ -55,6 +61,8 @@ describe("softphone link and GET /api/me/softphone", () => {
       displayName: "Alice",
       username: "100",
       ha1: createHash("md5").update(`100:${domain}:${sipPassword}`).digest("hex"),
+      // Who else can be dialled, from the applied version (101 is only in the draft so far).
+      directory: [{ number: "800", name: "Front desk", kind: "speedDial" }],
     });
     expect(JSON.stringify(got.body)).not.toContain(sipPassword);
   });
@@ -72,7 +80,12 @@ describe("softphone link and GET /api/me/softphone", () => {
     expect(notLive.status).toBe(404);
     expect(notLive.body.detail).toMatch(/apply/);
     await admin.post(`/api/pbxs/${pbx}/apply`);
-    expect((await user.get<SoftphoneSettings>("/api/me/softphone")).body.extension).toBe("101");
+    const bob = (await user.get<SoftphoneSettings>("/api/me/softphone")).body;
+    expect(bob.extension).toBe("101");
+    expect(bob.directory.map((e) => `${e.number} ${e.name} ${e.kind}`)).toEqual([
+      "100 Alice extension",
+      "800 Front desk speedDial",
+    ]);
 
     const unlinked = await admin.patch<{ user: User }>(`/api/users/${res.body.user.id}`, { softphone: null });
     expect(unlinked.status).toBe(200);

@@ -74,6 +74,7 @@ meRoutes.get("/softphone", async (c) => {
     displayName: live.extension.name,
     username: live.extension.sip.username,
     ha1: live.extension.sip.ha1Md5,
+    directory: live.directory,
   };
   return c.json(settings);
 });

@@ -125,6 +125,14 @@ export interface SoftphoneSettings {
   username: string;
   /** H(username:realm:password), MD5, lowercase hex. */
   ha1: string;
+  /** Who can be dialled on the PBX (its applied configuration), for the Phone screen's directory. */
+  directory: DirectoryEntry[];
+}
+
+export interface DirectoryEntry {
+  number: string;
+  name: string;
+  kind: "extension" | "speedDial" | "ringGroup" | "conference";
 }
 
 export const TokenCreate = z.object({ name: Text(80).min(1, "is required") });

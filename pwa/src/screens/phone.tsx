@@ -1,4 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
+import type { DirectoryEntry } from "../../../shared/accounts/schema.ts";
 import { Alert } from "../lib/forms.tsx";
 import { type CallLogEntry, store } from "../lib/store.ts";
 import {
@@ -37,6 +38,13 @@ const KEYS: [string, string][] = [
   ["0", "+"],
   ["#", ""],
 ];
+
+const KIND_LABEL: Record<DirectoryEntry["kind"], string> = {
+  extension: "Extension",
+  speedDial: "Speed dial",
+  ringGroup: "Ring group",
+  conference: "Conference room",
+};
 
 const REGISTRATION_TEXT: Record<PhoneState["registration"], string> = {
   off: "Not started",
@@ -272,6 +280,32 @@ function DialPad({ phone }: { phone: PhoneState }) {
         <button type="button" class="link" onClick={() => void Notification.requestPermission()}>
           Notify me of incoming calls while the portal is in the background
         </button>
+      ) : null}
+      {phone.settings?.directory.length ? (
+        <section aria-labelledby="directory-title">
+          <h2 id="directory-title">Directory</h2>
+          <ul class="list call-log directory">
+            {phone.settings.directory.map((entry) => (
+              <li key={`${entry.kind}-${entry.number}`}>
+                <div>
+                  <span class="row-title">
+                    {entry.number} {entry.name}
+                  </span>
+                  <span class="row-meta">{KIND_LABEL[entry.kind]}</span>
+                </div>
+                <button
+                  type="button"
+                  class="secondary"
+                  aria-label={`Call ${entry.name} (${entry.number})`}
+                  disabled={!ready}
+                  onClick={() => call(entry.number)}
+                >
+                  Call
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
       ) : null}
       <section aria-labelledby="recent-title">
         <h2 id="recent-title">Recent calls</h2>
