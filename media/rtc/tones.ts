@@ -41,6 +41,24 @@ export function toneSamples(segments: ToneSegment[]): Int16Array {
   return samples;
 }
 
+/** One payload of G.711 from linear samples (a 20 ms frame: 160 samples). */
+export function encodeG711(samples: Int16Array, codec: G711): Buffer {
+  const encode = codec === "PCMU" ? linearToUlaw : linearToAlaw;
+  const out = Buffer.allocUnsafe(samples.length);
+  for (let i = 0; i < samples.length; i++) out[i] = encode(samples[i] ?? 0);
+  return out;
+}
+
+/** A short two-note cue: rising when someone joins a conference, falling when someone leaves. */
+export const JOIN_TONE: ToneSegment[] = [
+  { frequencies: [660], ms: 100 },
+  { frequencies: [880], ms: 120 },
+];
+export const LEAVE_TONE: ToneSegment[] = [
+  { frequencies: [880], ms: 100 },
+  { frequencies: [660], ms: 120 },
+];
+
 /** 20 ms G.711 frames of the samples (the last one padded with silence). */
 export function g711Frames(samples: Int16Array, codec: G711): Buffer[] {
   const encode = codec === "PCMU" ? linearToUlaw : linearToAlaw;

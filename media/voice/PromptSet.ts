@@ -12,6 +12,7 @@ export const PROMPT_TEXTS = {
   goodbye: "Goodbye.",
   "holiday-closed": "We are closed today. Please call again on our next business day.",
   "leave-message": "Please leave a message after the tone. Hang up when you are done.",
+  "conference-full": "This conference is full. Please try again later.",
 } as const;
 
 export type PromptId = keyof typeof PROMPT_TEXTS;

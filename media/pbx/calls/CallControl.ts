@@ -11,14 +11,16 @@ import type { ServerTransaction } from "../../sip/core/transactions/ServerTransa
 import type { Peer } from "../../sip/platform/transport.ts";
 import type { PromptSet } from "../../voice/PromptSet.ts";
 import { authenticateExtension } from "../authenticate.ts";
+import { ConferenceRoom } from "../conference/ConferenceRoom.ts";
 import type { ForwardAllState } from "../ForwardAllState.ts";
 import type { PbxDirectory, PbxEntry } from "../PbxDirectory.ts";
 import type { Registrar } from "../Registrar.ts";
 import { type TrunkSettings, trunkPeer, trunkUri } from "../trunk.ts";
+import { askCode } from "./askCode.ts";
 import { Call, type CallMediaCounts, type Destination, RING_TIMEOUT_MS, type RingStage } from "./Call.ts";
+import { ConferenceCall } from "./ConferenceCall.ts";
 import { FeatureCall } from "./FeatureCall.ts";
 import type { CallMediaSession, MediaPlane } from "./media.ts";
-import { askPasscode } from "./passcode.ts";
 
 /** A caller as the far ends we ring see it. */
 interface CallerIdentity {
@@ -32,7 +34,9 @@ interface CallerIdentity {
  */
 export class CallControl {
   /** Calls by the Call-ID of every leg (the caller's and each outgoing branch's). */
-  private readonly calls = new Map<string, Call | FeatureCall>();
+  private readonly calls = new Map<string, CarriedCall>();
+  /** Conference rooms in progress, by PBX and room id. */
+  private readonly rooms = new Map<string, ConferenceRoom>();
 
   constructor(
     private readonly endpoint: SipEndpoint,
@@ -160,6 +164,10 @@ export class CallControl {
       await this.confirm(tx, pbx);
       return;
     }
+    if (decision.type === "conference") {
+      await this.conference(tx, pbx, decision, caller, dialled, origin, passcode);
+      return;
+    }
     // An announcement is played to the caller (answered), then its next step rings or hangs up.
     const announcement = decision.type === "announcement" ? decision : null;
     if (announcement && !this.prompts) {
@@ -202,7 +210,14 @@ export class CallControl {
     // The caller is answered to be asked or told something; ringing starts after.
     if (passcode || announcement) call.answerFirst();
     if (passcode && this.prompts) {
-      const passed = await askPasscode({ media: answered.session, leg: answered.leg, prompts: this.prompts, passcode });
+      const passed = await askCode({
+        media: answered.session,
+        leg: answered.leg,
+        prompts: this.prompts,
+        code: passcode,
+        ask: "enter-passcode",
+        wrong: "passcode-wrong",
+      });
       if (call.state === "ended") return;
       if (!passed) {
         this.logger.info(`${pbx.pbxId}: caller ${caller.number} did not give the passcode of ${dialled}`);
@@ -295,6 +310,66 @@ export class CallControl {
     };
   }
 
+  /** Seats the caller in a conference room (the room opens with its first participant). */
+  private async conference(
+    tx: ServerTransaction,
+    pbx: PbxEntry,
+    decision: Extract<CallDecision, { type: "conference" }>,
+    caller: CallerIdentity,
+    dialled: string,
+    origin: Call["origin"],
+    passcode: string | null,
+  ): Promise<void> {
+    const key = `${pbx.pbxId}/${decision.roomId}`;
+    let room = this.rooms.get(key);
+    if (room?.isFull) {
+      tx.respond(createResponse(tx.request, 486, "Busy Here (the conference is full)", tx.peer));
+      return;
+    }
+    const answered = await this.openMedia(tx, pbx.pbxId);
+    if (!answered) return;
+    if (!room) {
+      const opened = new ConferenceRoom(decision.name, decision.maxParticipants);
+      opened.once("empty", () => {
+        if (this.rooms.get(key) === opened) this.rooms.delete(key);
+      });
+      this.rooms.set(key, opened);
+      room = opened;
+    }
+    const participant = new ConferenceCall(
+      this.endpoint,
+      tx,
+      answered.leg,
+      answered.session,
+      pbx.pbxId,
+      (p) => this.contactFor(p),
+      room,
+      {
+        from: caller.number,
+        to: dialled,
+        routeId: origin.direction === "inbound" ? origin.routeId : null,
+        inbound: origin.direction === "inbound",
+      },
+    );
+    this.track(participant);
+    participant.on("ended", (record, media) => {
+      this.logger.info(
+        `conference ${decision.name}: ${record.from} left; RTP ${media.caller.sent}↑ ${media.caller.received}↓`,
+      );
+      this.onRecord(pbx.pbxId, record, media);
+    });
+    this.logger.info(`conference ${decision.name} on ${pbx.pbxId}: ${caller.number} joins`);
+    await participant.run({ passcode, pin: decision.pin, prompts: this.prompts });
+  }
+
+  /** Who is in each conference room of a PBX now (for the portal). */
+  conferenceParticipants(pbxId: string): Record<string, string[]> {
+    const rooms: Record<string, string[]> = {};
+    for (const [key, room] of this.rooms)
+      if (key.startsWith(`${pbxId}/`)) rooms[key.slice(pbxId.length + 1)] = room.participants;
+    return rooms;
+  }
+
   /** Answers a feature-code call with the confirmation tone, then hangs up. */
   private async confirm(tx: ServerTransaction, pbx: PbxEntry): Promise<void> {
     const answered = await this.openMedia(tx, pbx.pbxId);
@@ -326,7 +401,7 @@ export class CallControl {
   }
 
   /** Indexes a call by its Call-IDs until it ends. */
-  private track(call: Call | FeatureCall): void {
+  private track(call: CarriedCall): void {
     this.index(call);
     call.once("ended", () => {
       for (const id of call.callIds) this.calls.delete(id);
@@ -334,7 +409,7 @@ export class CallControl {
   }
 
   /** Indexes a call's Call-IDs again (ringing adds branches). */
-  private index(call: Call | FeatureCall): void {
+  private index(call: CarriedCall): void {
     for (const id of call.callIds) this.calls.set(id, call);
   }
 
@@ -352,11 +427,14 @@ export class CallControl {
     return `sip:edgepbx@${address}${peer.transport === "udp" ? "" : `;transport=${peer.transport}`}`;
   }
 
-  private callFor(request: SipRequest): Call | FeatureCall | undefined {
+  private callFor(request: SipRequest): CarriedCall | undefined {
     const call = this.calls.get(request.callId);
     return call?.owns(request) ? call : undefined;
   }
 }
+
+/** Whatever the node carries for a caller: a two-party call, a feature code, a conference seat. */
+type CarriedCall = Call | FeatureCall | ConferenceCall;
 
 /** A decision the node cannot ring: the SIP status and reason to refuse it with. */
 class PlanError extends Error {

@@ -35,6 +35,8 @@ export interface CallMediaSession {
   bridge(a: MediaLeg, b: MediaLeg): Promise<void>;
   /** Plays audio the node makes (20 ms G.711 frames in the leg's codec) to an unbridged leg, until done or aborted. */
   play(leg: MediaLeg, frames: (codec: "PCMU" | "PCMA") => Buffer[], signal?: AbortSignal): Promise<void>;
+  /** The node's voice on an unbridged leg, fed 20 ms G.711 payloads as it goes (a conference's mix). */
+  speak(leg: MediaLeg): Promise<{ codec: "PCMU" | "PCMA"; send(payload: Buffer): void; close(): void }>;
   /** The node hears a leg: `frame` events of 20 ms 8 kHz audio, until close(). */
   listen(leg: MediaLeg): Promise<EventEmitter & { close(): void }>;
   close(): void;

@@ -3,21 +3,24 @@ import { KeyCollector } from "../../voice/KeyCollector.ts";
 import type { PromptId, PromptSet } from "../../voice/PromptSet.ts";
 import type { CallMediaSession, MediaLeg } from "./media.ts";
 
-/** Tries a caller gets at a route's passcode before the call ends. */
-export const PASSCODE_TRIES = 3;
+/** Tries a caller gets at a passcode or PIN before the call ends. */
+export const CODE_TRIES = 3;
 /** How long the node waits for the next key. */
 const KEY_TIMEOUT_MS = 8000;
 
 /**
- * Asks the caller (already answered) for the route's caller passcode, ended by #: true when it is
- * right within three tries. A key pressed during a prompt cuts the prompt short and counts.
- * Keys come as RFC 4733, SIP INFO or tones in the audio.
+ * Asks the caller (already answered) for a code ended by # (a route's caller passcode, a
+ * conference room's PIN): true when it is right within three tries. A key pressed during a
+ * prompt cuts the prompt short and counts. Keys come as RFC 4733, SIP INFO or tones in the audio.
  */
-export async function askPasscode(options: {
+export async function askCode(options: {
   media: CallMediaSession;
   leg: MediaLeg;
   prompts: PromptSet;
-  passcode: string;
+  code: string;
+  /** What the caller is asked, and told after a wrong code. */
+  ask: PromptId;
+  wrong: PromptId;
   keyTimeoutMs?: number;
 }): Promise<boolean> {
   const { media, leg, prompts } = options;
@@ -33,10 +36,10 @@ export async function askPasscode(options: {
     }
   };
   try {
-    for (let attempt = 1; attempt <= PASSCODE_TRIES; attempt++) {
-      await say(attempt === 1 ? ["enter-passcode"] : ["passcode-wrong", "enter-passcode"]);
+    for (let attempt = 1; attempt <= CODE_TRIES; attempt++) {
+      await say(attempt === 1 ? [options.ask] : [options.wrong, options.ask]);
       const entered = await keys.collect({ maxDigits: 32, timeoutMs: options.keyTimeoutMs ?? KEY_TIMEOUT_MS });
-      if (entered === options.passcode) return true;
+      if (entered === options.code) return true;
     }
     await say(["goodbye"], false);
     return false;
