@@ -6,7 +6,7 @@
  * budget; a missed target is reported, not a failure.
  *
  * `npm run bench -- sip-calls` (or BENCH_ROWS=sip-calls) runs only some groups of rows: edge,
- * pwa (the portal's first-screen JS, gzipped), sip-register, sip-calls (comma- or
+ * pwa (the portal's first-screen JS, gzipped), mixer (conference mixing), sip-register, sip-calls (comma- or
  * space-separated). Such a partial run writes only its dated file, not latest.json.
  */
 import { rmSync } from "node:fs";
@@ -27,6 +27,7 @@ import {
   writeReport,
 } from "./lib/report.ts";
 import { apply, changesDiff, configRead, configWrite, type Measured, setUp } from "./rows/edge-config.ts";
+import { mixerRows } from "./rows/mixer.ts";
 import { pwaRows } from "./rows/pwa.ts";
 import { callRows } from "./rows/sip-calls.ts";
 import { sipRows } from "./rows/sip-register.ts";
@@ -36,7 +37,7 @@ const RESULTS = resolve(ROOT, "bench/results");
 /** The whole run, start-up included: about 20 s of edge rows, 60 s of REGISTER rows and 40 s of call rows. */
 const BUDGET_MS = 180_000;
 
-const GROUPS = ["edge", "pwa", "sip-register", "sip-calls"] as const;
+const GROUPS = ["edge", "pwa", "mixer", "sip-register", "sip-calls"] as const;
 type Group = (typeof GROUPS)[number];
 
 /** The groups of rows asked for on the command line or in BENCH_ROWS; all of them by default. */
@@ -112,6 +113,7 @@ async function main(): Promise<number> {
         const out: Measured[] = [];
         if (groups.includes("edge")) out.push(...(await edgeRows()));
         if (groups.includes("pwa")) out.push(...(await pwaRows()));
+        if (groups.includes("mixer")) out.push(...mixerRows());
         if (groups.includes("sip-register")) out.push(...(await sipRows(budget)));
         if (groups.includes("sip-calls")) out.push(...(await callRows(budget)));
         return out;

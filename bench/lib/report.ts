@@ -4,10 +4,10 @@ import { cpus, platform, release } from "node:os";
 import { resolve } from "node:path";
 
 /**
- * A limit on one statistic of a row: a ceiling on a latency, e.g. p99 ≤ 10 ms, or a floor on the
- * ratio against the peer, e.g. ratio ≥ 0.5× (a throughput of at least half the peer's).
+ * A limit on one statistic of a row: a ceiling on a latency, e.g. p99 ≤ 10 ms, or a floor on a
+ * throughput or on the ratio against the peer, e.g. ratio ≥ 0.5× (at least half the peer's).
  */
-export type Target = { stat: "p50" | "p99"; max: number } | { stat: "ratio"; min: number };
+export type Target = { stat: "p50" | "p99"; max: number } | { stat: "p50" | "p99" | "ratio"; min: number };
 
 /**
  * One line of the benchmark table. `peer` is what the row is compared against in the same run
@@ -74,8 +74,9 @@ export function verdicts(rows: readonly Row[]): Verdict[] {
     const ratio = target.stat === "ratio";
     // A ratio target on a row without a ratio (no peer measured) is missed outright.
     const actual = target.stat === "ratio" ? (row.ratio ?? 0) : row[target.stat];
-    const limit = target.stat === "ratio" ? target.min : target.max;
-    const past = target.stat === "ratio" ? target.min - actual : actual - target.max;
+    // A floor (min: throughput, a ratio) is missed below it; a ceiling (max: latency) above it.
+    const limit = "min" in target ? target.min : target.max;
+    const past = "min" in target ? target.min - actual : actual - target.max;
     return [
       {
         row: row.name,
@@ -91,7 +92,11 @@ export function verdicts(rows: readonly Row[]): Verdict[] {
 }
 
 const describeTarget = (t: Target, unit: string) =>
-  t.stat === "ratio" ? `ratio ≥ ${t.min}×` : `${t.stat} ≤ ${t.max} ${unit}`;
+  "min" in t
+    ? t.stat === "ratio"
+      ? `ratio ≥ ${t.min}×`
+      : `${t.stat} ≥ ${t.min} ${unit}`
+    : `${t.stat} ≤ ${t.max} ${unit}`;
 const num = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(digits));
 
 export function formatTable(rows: readonly Row[]): string {
