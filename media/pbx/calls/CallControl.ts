@@ -208,31 +208,11 @@ export class CallControl {
       this.onRecord(pbx.pbxId, record, media);
     });
     // The caller is answered to be asked or told something; ringing starts after.
-    if (passcode || announcement) call.answerFirst();
-    if (passcode && this.prompts) {
-      const passed = await askCode({
-        media: answered.session,
-        leg: answered.leg,
-        prompts: this.prompts,
-        code: passcode,
-        ask: "enter-passcode",
-        wrong: "passcode-wrong",
-      });
-      if (call.state === "ended") return;
-      if (!passed) {
-        this.logger.info(`${pbx.pbxId}: caller ${caller.number} did not give the passcode of ${dialled}`);
-        call.refuse();
-        return;
-      }
-    }
-    if (announcement && this.prompts) {
-      const speech = await this.prompts.speech(announcement.message).catch((error: Error) => {
-        this.logger.error(`announcement "${announcement.name}" of ${pbx.pbxId} cannot be spoken: ${error.message}`);
-        return null;
-      });
-      if (speech) await answered.session.play(answered.leg, (codec) => g711Frames(speech, codec)).catch(() => {});
-      if (call.state === "ended") return;
-      if (stages.length === 0) {
+    if (passcode || announcement) {
+      call.answerFirst();
+      const next = await this.beforeRinging(call, answered, pbx, { caller, dialled, passcode, announcement });
+      if (next === "done") return;
+      if (stages.length === 0 && announcement) {
         call.endAnswered(`announcement:${announcement.name}`);
         return;
       }
@@ -242,8 +222,57 @@ export class CallControl {
   }
 
   /**
-   * Who rings, in turn, for a decision. Decisions served by the media services of later issues
-   * (voicemail, conference, announcements) are refused with 480 for now; a ring group's
+   * What a caller answered first goes through before anyone rings: the route's passcode (three
+   * tries, else the call is refused) and the announcement. "done" when the call is over.
+   */
+  private async beforeRinging(
+    call: Call,
+    answered: CallerMedia,
+    pbx: PbxEntry,
+    steps: {
+      caller: CallerIdentity;
+      dialled: string;
+      passcode: string | null;
+      announcement: Extract<CallDecision, { type: "announcement" }> | null;
+    },
+  ): Promise<"ring" | "done"> {
+    const prompts = this.prompts;
+    if (!prompts) {
+      // Refused before answering (carryOut); never left answered in silence.
+      call.refuse();
+      return "done";
+    }
+    const { passcode, announcement } = steps;
+    if (passcode) {
+      const passed = await askCode({
+        media: answered.session,
+        leg: answered.leg,
+        prompts,
+        code: passcode,
+        ask: "enter-passcode",
+        wrong: "passcode-wrong",
+      });
+      if (call.state === "ended") return "done";
+      if (!passed) {
+        this.logger.info(`${pbx.pbxId}: caller ${steps.caller.number} did not give the passcode of ${steps.dialled}`);
+        call.refuse();
+        return "done";
+      }
+    }
+    if (announcement) {
+      const speech = await prompts.speech(announcement.message).catch((error: Error) => {
+        this.logger.error(`announcement "${announcement.name}" of ${pbx.pbxId} cannot be spoken: ${error.message}`);
+        return null;
+      });
+      if (speech) await answered.session.play(answered.leg, (codec) => g711Frames(speech, codec)).catch(() => {});
+      if (call.state === "ended") return "done";
+    }
+    return "ring";
+  }
+
+  /**
+   * Who rings, in turn, for a decision. Decisions served elsewhere (conference, announcement) or
+   * by media services still to come (voicemail) are refused with 480 here; a ring group's
    * no-answer step is appended when it is one we can ring.
    */
   private plan(pbx: PbxEntry, decision: CallDecision, caller: CallerIdentity): RingStage[] {
@@ -382,10 +411,7 @@ export class CallControl {
   }
 
   /** The caller's media leg from its offer; on SDP we cannot use, 488 and null. */
-  private async openMedia(
-    tx: ServerTransaction,
-    pbxId: string,
-  ): Promise<{ session: CallMediaSession; leg: Awaited<ReturnType<CallMediaSession["createLeg"]>> } | null> {
+  private async openMedia(tx: ServerTransaction, pbxId: string): Promise<CallerMedia | null> {
     const { request, peer } = tx;
     const session = await this.media.session(pbxId);
     try {
@@ -431,6 +457,12 @@ export class CallControl {
     const call = this.calls.get(request.callId);
     return call?.owns(request) ? call : undefined;
   }
+}
+
+/** The caller's media session and leg, from its offer. */
+interface CallerMedia {
+  session: CallMediaSession;
+  leg: Awaited<ReturnType<CallMediaSession["createLeg"]>>;
 }
 
 /** Whatever the node carries for a caller: a two-party call, a feature code, a conference seat. */
