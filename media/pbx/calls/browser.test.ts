@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import { createRequire } from "node:module";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
-import { dirname, join, normalize, sep } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import type { CallRecord } from "../../../shared/index.ts";
 import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
 import type { MediaEngine } from "../../rtc/MediaEngine.ts";
@@ -16,6 +15,13 @@ import { linearToUlaw, ulawToLinear } from "../../rtc/tones.ts";
 import { randomToken } from "../../sip/core/headers.ts";
 import { SipRequest, type SipResponse } from "../../sip/core/message.ts";
 import { createResponse } from "../../sip/core/responses.ts";
+import {
+  type BrowserStats,
+  launchChromium,
+  requireChromium,
+  Softphone,
+  servePage,
+} from "../../test-support/browser.ts";
 import { testExtensions } from "../../test-support/extensions.ts";
 import { type CallGateway, startCallGateway } from "../../test-support/gateway.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
@@ -35,7 +41,6 @@ import type { CallMediaCounts } from "./Call.ts";
  * resumes by re-INVITE, and a browser calls another browser (WebRTC on both legs).
  */
 
-const CHROMIUM = "/usr/bin/chromium";
 const PBX_ID = "pbx-browser";
 const DOMAIN = "pbx-browser.pbx.edgepbx.local";
 const PASSWORDS: Record<string, string> = {
@@ -60,249 +65,6 @@ const scratch: string[] = [];
 const phones: UdpPhone[] = [];
 const rtpSockets: Socket[] = [];
 let ended: CallGateway["ended"] = [];
-
-/** What the test page (PAGE_SCRIPT) puts on `globalThis.edge`. */
-interface PageApi {
-  register(options: {
-    server: string;
-    uri: string;
-    username: string;
-    password: string;
-    toneHz?: number;
-  }): Promise<void>;
-  call(target: string): Promise<void>;
-  waitState(state: string, timeoutMs: number): Promise<void>;
-  state(): string | null;
-  stats(): Promise<BrowserStats>;
-  tone(): { peakHz: number; level: number } | null;
-  reinvite(hold: boolean): Promise<number>;
-  dtmf(tones: string): Promise<number[]>;
-  hangup(): Promise<void>;
-  sdp(): { local: string; remote: string } | null;
-}
-
-interface BrowserStats {
-  inbound: { packetsReceived: number; packetsLost: number; codec: string; totalSamplesReceived: number } | null;
-  outbound: { packetsSent: number; codec: string } | null;
-  transport: { dtlsState: string; iceState: string; srtpCipher: string; dtlsRole: string } | null;
-  pair: { state: string; remote: string } | null;
-}
-
-/** A page's softphone; its methods run in the page (the function sent names nothing of ours). */
-class Softphone {
-  /** The page's console (SIP.js warnings, errors), printed when a test fails. */
-  readonly log: string[] = [];
-
-  constructor(
-    readonly name: string,
-    readonly page: Page,
-  ) {
-    page.on("console", (message) => this.log.push(`[${message.type()}] ${message.text()}`));
-    page.on("pageerror", (error) => this.log.push(`[pageerror] ${error.message}`));
-  }
-
-  run<K extends keyof PageApi>(method: K, ...args: Parameters<PageApi[K]>): Promise<Awaited<ReturnType<PageApi[K]>>> {
-    return this.page.evaluate(
-      ([name, params]) =>
-        (globalThis as unknown as { edge: Record<string, (...a: unknown[]) => unknown> }).edge[name]?.(...params),
-      [method, args] as [string, unknown[]],
-    ) as Promise<Awaited<ReturnType<PageApi[K]>>>;
-  }
-}
-
-/**
- * The page's SIP.js softphone: registers, calls, answers every incoming call at once, and reports
- * RTCPeerConnection stats. Its received audio goes through a WebAudio analyser to find its tone.
- */
-const PAGE_SCRIPT = `
-import { Inviter, Registerer, RegistererState, SessionState, UserAgent, Web } from "/sip.js/index.js";
-
-let ua = null;
-let session = null;
-let analyser = null;
-let listening = null;
-// No audio processing: the test checks the tone the fake microphone plays arrives as it was.
-const media = {
-  constraints: { audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false }, video: false },
-};
-
-function watch(s) {
-  session = s;
-  s.stateChange.addListener((state) => {
-    console.log("session " + state);
-    if (state === SessionState.Established) listen(s);
-  });
-}
-
-// Chromium only runs a remote WebRTC track through WebAudio while an element plays it too.
-function listen(s) {
-  const pc = s.sessionDescriptionHandler.peerConnection;
-  const stream = new MediaStream(pc.getReceivers().map((r) => r.track).filter(Boolean));
-  const element = new Audio();
-  element.muted = true;
-  element.srcObject = stream;
-  element.play().catch((e) => console.log("play: " + e));
-  listening?.close();
-  const context = new AudioContext();
-  listening = context;
-  analyser = context.createAnalyser();
-  analyser.fftSize = 8192;
-  context.createMediaStreamSource(stream).connect(analyser);
-  context.resume();
-}
-
-globalThis.edge = {
-  async register({ server, uri, username, password, toneHz }) {
-    // The fake microphone (the WAV) is the same for every page: toneHz gives this one its own tone.
-    const microphone = toneHz
-      ? async () => {
-          const context = new AudioContext();
-          const oscillator = context.createOscillator();
-          oscillator.frequency.value = toneHz;
-          const gain = context.createGain();
-          gain.gain.value = 0.3;
-          const destination = context.createMediaStreamDestination();
-          oscillator.connect(gain).connect(destination);
-          oscillator.start();
-          await context.resume();
-          return destination.stream;
-        }
-      : undefined;
-    ua = new UserAgent({
-      sessionDescriptionHandlerFactory: Web.defaultSessionDescriptionHandlerFactory(microphone),
-      uri: UserAgent.makeURI(uri),
-      transportOptions: { server },
-      authorizationUsername: username,
-      authorizationPassword: password,
-      logLevel: "warn",
-      // No STUN (the default is Google's): loopback only.
-      sessionDescriptionHandlerFactoryOptions: { peerConnectionConfiguration: { iceServers: [] }, iceGatheringTimeout: 1000 },
-      delegate: {
-        onInvite(invitation) {
-          console.log("incoming call from " + invitation.remoteIdentity.uri);
-          watch(invitation);
-          invitation.accept({ sessionDescriptionHandlerOptions: media }).catch((e) => console.log("accept: " + e));
-        },
-      },
-    });
-    await ua.start();
-    const registerer = new Registerer(ua, { expires: 300 });
-    await new Promise((resolve, reject) => {
-      registerer.stateChange.addListener((s) => s === RegistererState.Registered && resolve());
-      registerer
-        .register({ requestDelegate: { onReject: (r) => reject(new Error("REGISTER got " + r.message.statusCode)) } })
-        .catch(reject);
-    });
-  },
-  async call(target) {
-    const inviter = new Inviter(ua, UserAgent.makeURI(target), { sessionDescriptionHandlerOptions: media });
-    watch(inviter);
-    await inviter.invite({
-      requestDelegate: { onReject: (r) => console.log("INVITE got " + r.message.statusCode) },
-    });
-  },
-  async waitState(state, timeoutMs) {
-    const deadline = Date.now() + timeoutMs;
-    while (session?.state !== state) {
-      if (Date.now() > deadline) throw new Error("session is " + session?.state + ", not " + state);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  },
-  state() {
-    return session?.state ?? null;
-  },
-  async stats() {
-    const pc = session?.sessionDescriptionHandler?.peerConnection;
-    const out = { inbound: null, outbound: null, transport: null, pair: null };
-    if (!pc) return out;
-    const report = await pc.getStats();
-    const codec = (id) => report.get(id)?.mimeType ?? "";
-    report.forEach((r) => {
-      if (r.type === "inbound-rtp" && r.kind === "audio")
-        out.inbound = {
-          packetsReceived: r.packetsReceived ?? 0,
-          packetsLost: r.packetsLost ?? 0,
-          codec: codec(r.codecId),
-          totalSamplesReceived: r.totalSamplesReceived ?? 0,
-        };
-      if (r.type === "outbound-rtp" && r.kind === "audio")
-        out.outbound = { packetsSent: r.packetsSent ?? 0, codec: codec(r.codecId) };
-      if (r.type === "transport") {
-        out.transport = {
-          dtlsState: r.dtlsState ?? "",
-          iceState: r.iceState ?? "",
-          srtpCipher: r.srtpCipher ?? "",
-          dtlsRole: r.dtlsRole ?? "",
-        };
-        const pair = report.get(r.selectedCandidatePairId);
-        const remote = pair && report.get(pair.remoteCandidateId);
-        if (pair) out.pair = { state: pair.state, remote: remote ? remote.address + ":" + remote.port : "" };
-      }
-    });
-    return out;
-  },
-  // The strongest frequency of what the browser plays, and its level (dBFS).
-  tone() {
-    if (!analyser) return null;
-    const bins = new Float32Array(analyser.frequencyBinCount);
-    analyser.getFloatFrequencyData(bins);
-    let peak = 0;
-    for (let i = 1; i < bins.length; i++) if (bins[i] > bins[peak]) peak = i;
-    return { peakHz: (peak * analyser.context.sampleRate) / analyser.fftSize, level: bins[peak] };
-  },
-  // Hold (the offer says sendonly) or resume by re-INVITE, as SIP.js's SimpleUser does; the final status.
-  reinvite(hold) {
-    return new Promise((resolve, reject) => {
-      session
-        .invite({
-          sessionDescriptionHandlerOptions: { ...media, hold },
-          requestDelegate: {
-            onAccept: (r) => resolve(r.message.statusCode),
-            onReject: (r) => resolve(r.message.statusCode),
-          },
-        })
-        .catch(reject);
-    });
-  },
-  // Keys by SIP INFO (application/dtmf-relay), as SIP.js's SimpleUser sends them; the final statuses.
-  async dtmf(tones) {
-    const statuses = [];
-    for (const tone of tones) {
-      statuses.push(
-        await new Promise((resolve, reject) => {
-          session
-            .info({
-              requestOptions: {
-                body: {
-                  contentDisposition: "render",
-                  contentType: "application/dtmf-relay",
-                  content: "Signal=" + tone + "\\r\\nDuration=160",
-                },
-              },
-              requestDelegate: {
-                onAccept: (r) => resolve(r.message.statusCode),
-                onReject: (r) => resolve(r.message.statusCode),
-              },
-            })
-            .catch(reject);
-        }),
-      );
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return statuses;
-  },
-  async hangup() {
-    await session.bye();
-  },
-  sdp() {
-    const pc = session?.sessionDescriptionHandler?.peerConnection;
-    return pc ? { local: pc.localDescription?.sdp ?? "", remote: pc.remoteDescription?.sdp ?? "" } : null;
-  },
-};
-`;
-
-const PAGE_HTML = `<!doctype html><meta charset="utf-8"><title>EdgePBX browser test</title>
-<script type="module" src="/page.js"></script>`;
 
 /** A mono 16-bit WAV of a sine (a whole number of cycles, so Chromium's looping is seamless). */
 function toneWav(frequency: number, seconds: number, rate = 48_000): Buffer {
@@ -347,28 +109,6 @@ function toneShare(samples: number[], frequency: number, rate = 8000): number {
   }
   shares.sort((a, b) => a - b);
   return shares[Math.floor(shares.length / 2)] ?? 0;
-}
-
-/** Serves the page and SIP.js's own ES modules (from node_modules: no CDN, no bundling). */
-async function servePage(): Promise<Server> {
-  const sipJsDir = dirname(createRequire(import.meta.url).resolve("sip.js"));
-  const server = createServer((request, response) => {
-    const path = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
-    if (path === "/") return void response.writeHead(200, { "content-type": "text/html" }).end(PAGE_HTML);
-    if (path === "/favicon.ico") return void response.writeHead(204).end();
-    if (path === "/page.js")
-      return void response.writeHead(200, { "content-type": "text/javascript" }).end(PAGE_SCRIPT);
-    const file = normalize(join(sipJsDir, path.replace(/^\/sip\.js\//, "")));
-    if (!path.startsWith("/sip.js/") || !file.startsWith(sipJsDir + sep) || !file.endsWith(".js"))
-      return void response.writeHead(404).end();
-    try {
-      response.writeHead(200, { "content-type": "text/javascript" }).end(readFileSync(file));
-    } catch {
-      response.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return server;
 }
 
 /** The next `registered` event of the registrar for `extension` (listen before the phone registers). */
@@ -545,11 +285,7 @@ async function openSoftphone(name: string, extension: string, toneHz?: number): 
 }
 
 before(async () => {
-  try {
-    accessSync(CHROMIUM, constants.X_OK);
-  } catch {
-    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (npm test's pretest installs it)`);
-  }
+  requireChromium();
   const directory = new PbxDirectory();
   directory.upsert(
     PBX_ID,
@@ -568,23 +304,7 @@ before(async () => {
   scratch.push(dir);
   const wav = join(dir, "tone.wav");
   writeFileSync(wav, toneWav(BROWSER_TONE_HZ, 1));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--use-fake-ui-for-media-stream",
-      "--use-fake-device-for-media-stream",
-      `--use-file-for-fake-audio-capture=${wav}`,
-      // Chromium leaves loopback out of ICE unless told; the node's media IP here is 127.0.0.1.
-      "--allow-loopback-in-peer-connection",
-      "--autoplay-policy=no-user-gesture-required",
-    ],
-  });
+  browser = await launchChromium({ fakeAudioFile: wav });
 });
 
 after(async () => {
