@@ -39,7 +39,7 @@ export interface SipGatewayOptions {
   directory: PbxDirectory;
 }
 
-const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
+const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, REGISTER";
 
 /**
  * The SIP face of the media node: UDP, TCP and WebSocket transports, the transaction layer, and

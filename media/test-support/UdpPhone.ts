@@ -187,6 +187,60 @@ export class UdpPhone {
     return request;
   }
 
+  /**
+   * Answers an INVITE the PBX sent this phone: 180, then 200 with a PCMU (+ telephone-event)
+   * answer whose RTP port is `rtpPort`. Returns the To tag that makes the dialog.
+   */
+  answerInvite(invite: SipRequest, rtpPort: number): string {
+    const tag = `a${Math.random().toString(36).slice(2)}`;
+    this.sendRaw(createResponse(invite, 180, undefined, undefined, tag).toBuffer());
+    const ok = createResponse(invite, 200, undefined, undefined, tag);
+    ok.append("Contact", `<sip:phone@127.0.0.1:${this.port}>`);
+    ok.append("Content-Type", "application/sdp");
+    ok.body = Buffer.from(
+      [
+        "v=0",
+        "o=phone 7 7 IN IP4 127.0.0.1",
+        "s=-",
+        "c=IN IP4 127.0.0.1",
+        "t=0 0",
+        `m=audio ${rtpPort} RTP/AVP 0 101`,
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:101 telephone-event/8000",
+        "a=sendrecv",
+        "",
+      ].join("\r\n"),
+    );
+    this.sendRaw(ok.toBuffer());
+    return tag;
+  }
+
+  /** A request inside a dialog this phone answered (`invite` from the PBX, our `toTag`). */
+  inDialogAsCallee(invite: SipRequest, toTag: string, method: string, cseq: number): SipRequest {
+    const target = /<([^>]+)>/.exec(invite.get("Contact") ?? "")?.[1] ?? "";
+    const request = new SipRequest(method, target);
+    request.append(
+      "Via",
+      `SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+    );
+    request.append("From", `${invite.get("To") ?? ""};tag=${toTag}`);
+    request.append("To", invite.get("From") ?? "");
+    request.append("Call-ID", invite.callId);
+    request.append("CSeq", `${cseq} ${method}`);
+    request.append("Contact", `<sip:phone@127.0.0.1:${this.port}>`);
+    request.append("Max-Forwards", "70");
+    return request;
+  }
+
+  /** The next request of `method` sent to this phone (others, such as retransmissions, are skipped). */
+  async nextRequestOf(method: string, timeoutMs = 5000): Promise<SipRequest> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const request = await this.nextRequest(Math.max(1, deadline - Date.now()));
+      if (request.method === method) return request;
+    }
+  }
+
   /** Removes this phone's binding (REGISTER with Expires: 0), then closes the socket. */
   async unregisterAndClose(user: string, domain: string, password: string): Promise<void> {
     const request = this.register(user, domain, { Expires: "0" });

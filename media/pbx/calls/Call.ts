@@ -6,7 +6,7 @@ import { Dialog } from "../../sip/core/Dialog.ts";
 import { digestAuthorization } from "../../sip/core/digest.ts";
 import { parseCSeq, parseDigest, parseNameAddr, randomToken } from "../../sip/core/headers.ts";
 import { SipRequest, type SipResponse } from "../../sip/core/message.ts";
-import { createResponse } from "../../sip/core/responses.ts";
+import { createResponse, REASONS } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ClientTransaction } from "../../sip/core/transactions/ClientTransaction.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
@@ -25,7 +25,15 @@ export interface CallMediaCounts {
 
 interface CallEvents {
   ended: [record: CallRecord, media: CallMediaCounts];
+  /** New outgoing legs (a transfer's target): their Call-IDs belong to this call now. */
+  legs: [];
 }
+
+/** Where a transfer goes: the first stage of the dial plan for the number, or why not. */
+export type TransferPlan = { destinations: Destination[] } | { status: number; reason: string };
+
+/** How long a blind transfer's target rings before the transferor hears it failed. */
+const TRANSFER_RING_MS = 30_000;
 
 type Disposition = CallRecord["disposition"];
 
@@ -106,6 +114,15 @@ export class Call extends EventEmitter<CallEvents> {
   /** The caller was answered before ringing (to ask for a passcode): it hears ringback, not 180. */
   private preAnswered = false;
   private ringback: AbortController | null = null;
+  /** A blind transfer in progress (one at a time). */
+  private transferring = false;
+  /** The branch that took the caller's side after the caller transferred the call away. */
+  private aBranch: Branch | null = null;
+  /**
+   * Call control's dial plan for a transfer target, as a call from the transferring side's
+   * extension (null: that side is not an extension, the carrier).
+   */
+  planTransfer: ((number: string, byExtension: string | null) => TransferPlan) | null = null;
   private ringTimer: NodeJS.Timeout | undefined;
   private readonly toTag = randomToken();
   private readonly failures: number[] = [];
@@ -117,7 +134,7 @@ export class Call extends EventEmitter<CallEvents> {
   constructor(
     private readonly endpoint: SipEndpoint,
     private readonly invite: ServerTransaction,
-    private readonly aLeg: MediaLeg,
+    private aLeg: MediaLeg,
     private readonly media: CallMediaSession,
     readonly pbxId: string,
     /** The caller's number, for the call record. */
@@ -251,7 +268,7 @@ export class Call extends EventEmitter<CallEvents> {
     const target = branch.destination.target;
     const dialog = branch.dialog ?? Dialog.asCaller(branch.invite, response, target);
     this.endpoint.send(dialog.createRequest("ACK", inviteSeq(branch.invite)), target);
-    if (branch !== this.winner) this.endpoint.request(dialog.createRequest("BYE"), target);
+    if (branch !== this.winner && branch !== this.aBranch) this.endpoint.request(dialog.createRequest("BYE"), target);
   }
 
   /** Does this in-dialog request belong to this call? */
@@ -286,8 +303,172 @@ export class Call extends EventEmitter<CallEvents> {
       this.infoReceived(tx);
       return;
     }
+    if (request.method === "REFER" && this.state === "answered") {
+      void this.referred(tx);
+      return;
+    }
     // UPDATE, a re-INVITE or INFO before the answer: refuse without ending the call.
     tx.respond(createResponse(request, request.method === "INVITE" ? 491 : 501, undefined, peer));
+  }
+
+  /**
+   * A blind transfer (REFER, RFC 3515): the side that sent it leaves, the other side is connected
+   * to the Refer-To number as if the transferor had dialled it. The transferor hears how it goes
+   * by NOTIFY (message/sipfrag) and gets a BYE once the target answered; if the target does not
+   * answer, nothing changes. Attended transfer (Replaces) is not taken yet (501).
+   */
+  private async referred(tx: ServerTransaction): Promise<void> {
+    const { request, peer } = tx;
+    const fromA = this.aDialog?.matches(request) ?? false;
+    const transferor = fromA ? this.aDialog : this.bDialog;
+    const stays = fromA ? this.winner?.leg : this.aLeg;
+    const leaves = fromA ? this.aLeg : this.winner?.leg;
+    const referTo = parseNameAddr(request.get("Refer-To") ?? "");
+    const number = referTo?.uri.user;
+    if (!transferor || !stays || !leaves) return tx.respond(createResponse(request, 481, undefined, peer));
+    if (!referTo || !number || !/^[0-9*#+]{1,32}$/.test(number))
+      return tx.respond(createResponse(request, 400, "Bad Refer-To", peer));
+    if (/replaces/i.test(referTo.uriText))
+      return tx.respond(createResponse(request, 501, "Attended Transfer Not Supported Yet", peer));
+    if (this.transferring) return tx.respond(createResponse(request, 491, undefined, peer));
+    // The transferor's extension: the caller of an internal call, or the extension that answered.
+    const byExtension = fromA
+      ? this.origin.direction === "internal"
+        ? this.caller
+        : null
+      : (parseNameAddr(this.winner?.destination.to ?? "")?.uri.user ?? null);
+    const plan = this.planTransfer?.(number, byExtension) ?? {
+      status: 501,
+      reason: "Transfer Not Available",
+    };
+    if ("status" in plan) return tx.respond(createResponse(request, plan.status, plan.reason, peer));
+    tx.respond(createResponse(request, 202, "Accepted", peer));
+    this.transferring = true;
+    const notify = (status: number, final: boolean) => {
+      const message = transferor.createRequest("NOTIFY");
+      message.append("Event", "refer");
+      message.append("Subscription-State", final ? "terminated;reason=noresource" : "active;expires=60");
+      message.append("Contact", `<${this.contactFor(transferor.peer)}>`);
+      message.append("Content-Type", "message/sipfrag;version=2.0");
+      message.body = Buffer.from(`SIP/2.0 ${status} ${REASONS[status] ?? ""}\r\n`);
+      this.endpoint.request(message, transferor.peer);
+    };
+    notify(100, false);
+    const result = await this.dialTransferTarget(plan.destinations);
+    this.transferring = false;
+    if (this.state !== "answered") {
+      if ("branch" in result) this.dropBranch(result.branch);
+      return;
+    }
+    if ("status" in result) return notify(result.status, true);
+    try {
+      await this.media.bridge(stays, result.branch.leg);
+    } catch {
+      this.dropBranch(result.branch);
+      return notify(488, true);
+    }
+    notify(200, true);
+    this.endpoint.request(transferor.createRequest("BYE"), transferor.peer);
+    leaves.close();
+    if (fromA) {
+      this.aLeg = result.branch.leg;
+      this.aDialog = result.dialog;
+      this.aBranch = result.branch;
+    } else {
+      this.winner = result.branch;
+      this.bDialog = result.dialog;
+    }
+    this.answeredBy = result.branch.destination.label;
+  }
+
+  /** Rings a transfer's destinations together; the first to answer (with usable SDP) wins. */
+  private dialTransferTarget(
+    destinations: Destination[],
+  ): Promise<{ branch: Branch; dialog: Dialog } | { status: number }> {
+    return new Promise((resolve) => {
+      const attempts: Branch[] = [];
+      const failures: number[] = [];
+      let done = false;
+      let launching = true;
+      const finish = (result: { branch: Branch; dialog: Dialog } | { status: number }) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        for (const other of attempts)
+          if (!("branch" in result) || other !== result.branch) this.endpoint.cancel(other.tx);
+        resolve(result);
+      };
+      const failed = (branch: Branch, status: number) => {
+        branch.failed = true;
+        branch.leg.close();
+        failures.push(status);
+        if (!launching && attempts.every((b) => b.failed))
+          finish({ status: failures.includes(486) ? 486 : failures.includes(603) ? 603 : (failures[0] ?? 480) });
+      };
+      const timer = setTimeout(() => finish({ status: 480 }), TRANSFER_RING_MS);
+      timer.unref();
+      const watch = (branch: Branch) => {
+        branch.tx.on("timeout", () => failed(branch, 408));
+        branch.tx.on("response", async (response) => {
+          if (response.status < 200) return;
+          if (
+            (response.status === 401 || response.status === 407) &&
+            this.retryWithCredentials(branch, response, watch)
+          )
+            return;
+          if (response.status >= 300) return failed(branch, response.status);
+          const dialog = Dialog.asCaller(branch.invite, response, branch.destination.target);
+          branch.dialog = dialog;
+          this.endpoint.send(dialog.createRequest("ACK", inviteSeq(branch.invite)), branch.destination.target);
+          if (done) return this.dropBranch(branch);
+          try {
+            await branch.leg.setRemoteSdp(response.body.toString("utf8"));
+          } catch {
+            this.endpoint.request(dialog.createRequest("BYE"), branch.destination.target);
+            return failed(branch, 488);
+          }
+          finish({ branch, dialog });
+        });
+      };
+      void (async () => {
+        for (const destination of destinations) {
+          let leg: MediaLeg;
+          try {
+            leg = await this.media.createLeg({ remoteSdp: null, webrtc: destination.webrtc ?? false });
+          } catch {
+            failures.push(503);
+            continue;
+          }
+          if (done) {
+            leg.close();
+            break;
+          }
+          const invite = this.outgoingInvite(destination, leg.localSdp());
+          const branch: Branch = {
+            destination,
+            tx: this.endpoint.request(invite, destination.target),
+            leg,
+            invite,
+            dialog: null,
+            authenticated: false,
+            stage: -1,
+            failed: false,
+          };
+          attempts.push(branch);
+          this.branches.push(branch);
+          this.emit("legs");
+          watch(branch);
+        }
+        launching = false;
+        if (attempts.every((b) => b.failed)) finish({ status: failures.includes(486) ? 486 : (failures[0] ?? 480) });
+      })();
+    });
+  }
+
+  /** A branch that answered too late or could not be bridged: hung up, its leg freed. */
+  private dropBranch(branch: Branch): void {
+    if (branch.dialog) this.endpoint.request(branch.dialog.createRequest("BYE"), branch.destination.target);
+    branch.leg.close();
   }
 
   /**
@@ -453,9 +634,13 @@ export class Call extends EventEmitter<CallEvents> {
    * The carrier challenged our INVITE: send it again, once, with credentials (same Call-ID and
    * From tag, next CSeq). False when we have none or they were already refused.
    */
-  private retryWithCredentials(branch: Branch, response: SipResponse): boolean {
+  private retryWithCredentials(
+    branch: Branch,
+    response: SipResponse,
+    watch: (branch: Branch) => void = (b) => this.watch(b),
+  ): boolean {
     const credentials = branch.destination.credentials;
-    if (!credentials || branch.authenticated || this.state !== "ringing") return false;
+    if (!credentials || branch.authenticated || this.state === "ended") return false;
     const proxy = response.status === 407;
     const challenge = parseDigest(response.get(proxy ? "Proxy-Authenticate" : "WWW-Authenticate") ?? "");
     if (!challenge?.nonce) return false;
@@ -471,7 +656,7 @@ export class Call extends EventEmitter<CallEvents> {
     branch.invite = invite;
     branch.authenticated = true;
     branch.tx = this.endpoint.request(invite, branch.destination.target);
-    this.watch(branch);
+    watch(branch);
     return true;
   }
 
@@ -563,7 +748,7 @@ export class Call extends EventEmitter<CallEvents> {
     invite.append("CSeq", "1 INVITE");
     invite.append("Max-Forwards", "70");
     invite.append("Contact", `<${this.contactFor(destination.target)}>`);
-    invite.append("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
+    invite.append("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY");
     for (const [name, value] of Object.entries(destination.headers ?? {})) invite.append(name, value);
     invite.append("Content-Type", "application/sdp");
     invite.body = Buffer.from(sdp);

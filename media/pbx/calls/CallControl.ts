@@ -17,7 +17,14 @@ import type { PbxDirectory, PbxEntry } from "../PbxDirectory.ts";
 import type { Registrar } from "../Registrar.ts";
 import { type TrunkSettings, trunkPeer, trunkUri } from "../trunk.ts";
 import { askCode } from "./askCode.ts";
-import { Call, type CallMediaCounts, type Destination, RING_TIMEOUT_MS, type RingStage } from "./Call.ts";
+import {
+  Call,
+  type CallMediaCounts,
+  type Destination,
+  RING_TIMEOUT_MS,
+  type RingStage,
+  type TransferPlan,
+} from "./Call.ts";
 import { ConferenceCall } from "./ConferenceCall.ts";
 import { FeatureCall } from "./FeatureCall.ts";
 import type { CallMediaSession, MediaPlane } from "./media.ts";
@@ -200,6 +207,8 @@ export class CallControl {
       origin,
     );
     this.track(call);
+    call.on("legs", () => this.index(call));
+    call.planTransfer = (number, byExtension) => this.planTransfer(pbx, number, byExtension);
     call.on("ended", (record, media) => {
       this.logger.info(
         `call ${record.from} → ${record.to} ${record.disposition}; RTP caller ${media.caller.sent}↑ ${media.caller.received}↓` +
@@ -337,6 +346,33 @@ export class CallControl {
         ? { Diversion: `<sip:${decision.divertedFrom}@${trunk.host}>;reason=unconditional` }
         : {},
     };
+  }
+
+  /**
+   * Where a blind transfer from an extension goes: the dial plan's first stage for the number,
+   * as if the extension had dialled it (so the carrier only for numbers it may call).
+   */
+  private planTransfer(pbx: PbxEntry, number: string, byExtension: string | null): TransferPlan {
+    const extension = pbx.config.extensions.find((e) => e.number === byExtension);
+    if (!extension) return { status: 403, reason: "Forbidden (only an extension transfers calls)" };
+    const decision = decideCall(
+      pbx.config,
+      { kind: "internal", from: extension.number, dialled: number },
+      this.state(pbx.pbxId),
+      new Date(),
+    );
+    this.logger.info(
+      `transfer by ${extension.number} to ${number} on ${pbx.pbxId}: ${decision.type} (${decision.reason})`,
+    );
+    if (decision.type === "reject") return { status: decision.status, reason: decision.phrase };
+    try {
+      const first = this.plan(pbx, decision, { number: extension.number, name: extension.name })[0];
+      if (!first || first.destinations.length === 0) return { status: 480, reason: "Temporarily Unavailable" };
+      return { destinations: first.destinations };
+    } catch (error) {
+      const [status, reason] = (error as PlanError).response ?? [500, "Server Internal Error"];
+      return { status, reason };
+    }
   }
 
   /** Seats the caller in a conference room (the room opens with its first participant). */
