@@ -38,6 +38,16 @@ export interface ActiveCall {
   lastKeyStatus: number | null;
   /** The browser refused to start the remote audio on its own: a tap is needed. */
   audioBlocked: boolean;
+  /** A blind transfer (REFER) of this call, with what its NOTIFYs said so far. */
+  transfer: CallTransfer | null;
+}
+
+export interface CallTransfer {
+  target: string;
+  /** trying: REFER sent or the target rings; done: the target answered; failed: the call stays with us. */
+  status: "trying" | "done" | "failed";
+  /** The last status line heard ("180 Ringing", "486 Busy Here"…). */
+  detail: string;
 }
 
 export interface PhoneState {
@@ -261,6 +271,7 @@ function newCall(direction: ActiveCall["direction"], remote: string, remoteName:
     keys: "",
     lastKeyStatus: null,
     audioBlocked: false,
+    transfer: null,
   };
 }
 
@@ -280,7 +291,14 @@ function follow(s: Session): void {
       const answered = call?.answeredAt != null;
       set({
         call: null,
-        lastEnded: answered ? "Call ended" : call?.direction === "incoming" ? "Missed call" : "Call not answered",
+        lastEnded:
+          call?.transfer?.status === "done"
+            ? `Call transferred to ${call.transfer.target}`
+            : answered
+              ? "Call ended"
+              : call?.direction === "incoming"
+                ? "Missed call"
+                : "Call not answered",
       });
     }
   });
@@ -369,6 +387,45 @@ export async function setHeld(held: boolean): Promise<void> {
     handler?.enableReceiverTracks(!held);
   }
   setCall({ holdBusy: false, ...(ok ? { held } : {}) });
+}
+
+/**
+ * Blind transfer (REFER, RFC 3515): the far end is connected to `number` and we leave. The media
+ * node answers 202 and tells how it goes by NOTIFY (message/sipfrag: 100 Trying, then the target's
+ * final status); once the target answered it sends us a BYE, which ends the call here. If the
+ * transfer fails the call stays up and the screen says why.
+ */
+export async function transfer(number: string): Promise<void> {
+  const s = session;
+  const target = UserAgent.makeURI(`sip:${number}@${state.settings?.domain ?? ""}`);
+  if (!s || !target || s.state !== SessionState.Established || state.call?.transfer?.status === "trying") return;
+  const update = (patch: Omit<CallTransfer, "target">) => {
+    if (session === s) setCall({ transfer: { target: number, ...patch } });
+  };
+  update({ status: "trying", detail: "" });
+  await s
+    .refer(target, {
+      requestDelegate: {
+        onReject: (r) =>
+          update({ status: "failed", detail: `${r.message.statusCode} ${r.message.reasonPhrase}`.trim() }),
+      },
+      onNotify: (notification) => {
+        void notification.accept().catch(() => {});
+        const frag = /^SIP\/2\.0 (\d{3}) ?([^\r\n]*)/.exec(notification.request.body ?? "");
+        if (!frag) return;
+        const code = Number(frag[1]);
+        const detail = `${code} ${frag[2] ?? ""}`.trim();
+        if (code < 200) update({ status: "trying", detail });
+        else if (code < 300) update({ status: "done", detail });
+        else update({ status: "failed", detail });
+      },
+    })
+    .catch((error: Error) => update({ status: "failed", detail: error.message }));
+}
+
+/** Clears a failed transfer's message (the user goes back to the call). */
+export function dismissTransfer(): void {
+  if (state.call?.transfer?.status === "failed") setCall({ transfer: null });
 }
 
 /** A key during a call, by SIP INFO (application/dtmf-relay): the media node relays it. */

@@ -5,8 +5,10 @@ import { type CallLogEntry, store } from "../lib/store.ts";
 import {
   type ActiveCall,
   answer,
+  type CallTransfer,
   callStats,
   dial,
+  dismissTransfer,
   hangUp,
   type PhoneState,
   phoneState,
@@ -16,12 +18,14 @@ import {
   setMuted,
   startPhone,
   subscribe,
+  transfer,
 } from "../phone/softphone.ts";
 
 /**
  * Phone: the softphone of the user's linked extension. Registration state, a dial pad (tap,
  * type or paste), Call; an incoming call with Answer and Decline; the call with its duration,
- * Mute, Hold, the keypad (keys go as SIP INFO) and Hang up; recent calls with redial.
+ * Mute, Hold, the keypad (keys go as SIP INFO), Transfer (blind, by REFER: a number from the pad
+ * or the directory, then how it went) and Hang up; recent calls with redial.
  */
 
 const KEYS: [string, string][] = [
@@ -128,6 +132,7 @@ function CallScreen({ call }: { call: ActiveCall }) {
   const [now, setNow] = useState(Date.now());
   const [packets, setPackets] = useState<number | null>(null);
   const [keypad, setKeypad] = useState(false);
+  const [transferring, setTransferring] = useState(false);
   useEffect(() => {
     const timer = setInterval(() => {
       setNow(Date.now());
@@ -177,10 +182,34 @@ function CallScreen({ call }: { call: ActiveCall }) {
           >
             {call.holdBusy ? "…" : call.held ? "Resume" : "Hold"}
           </button>
-          <button type="button" class="secondary" aria-expanded={keypad} onClick={() => setKeypad(!keypad)}>
+          <button
+            type="button"
+            class="secondary"
+            aria-expanded={keypad}
+            onClick={() => {
+              setKeypad(!keypad);
+              setTransferring(false);
+            }}
+          >
             Keypad
           </button>
+          <button
+            type="button"
+            class="secondary"
+            aria-expanded={transferring}
+            disabled={call.transfer?.status === "trying"}
+            onClick={() => {
+              setTransferring(!transferring);
+              setKeypad(false);
+            }}
+          >
+            Transfer
+          </button>
         </div>
+      ) : null}
+      {call.transfer ? <TransferStatus transfer={call.transfer} /> : null}
+      {transferring && call.phase === "active" && !call.transfer ? (
+        <TransferPicker call={call} onCancel={() => setTransferring(false)} />
       ) : null}
       {keypad && call.phase === "active" ? (
         <>
@@ -195,6 +224,100 @@ function CallScreen({ call }: { call: ActiveCall }) {
           Hang up
         </button>
       </div>
+    </section>
+  );
+}
+
+/** Where the transfer stands, from the media node's NOTIFYs; a failed one leaves the call as it was. */
+function TransferStatus({ transfer: t }: { transfer: CallTransfer }) {
+  if (t.status === "failed")
+    return (
+      <div class="transfer-status failed" role="alert" data-status={t.status}>
+        <p>Transfer failed: {t.detail || "no answer"}. You are still in the call.</p>
+        <button type="button" class="secondary" onClick={dismissTransfer}>
+          Back to the call
+        </button>
+      </div>
+    );
+  return (
+    <div class={`transfer-status ${t.status}`} role="status" data-status={t.status}>
+      <p>{t.status === "done" ? `Transferred to ${t.target}` : `Transferring to ${t.target}…`}</p>
+      {t.detail && t.status === "trying" ? <p class="row-meta">{t.detail}</p> : null}
+    </div>
+  );
+}
+
+/** Picks who the call goes to: typed, tapped on the pad, or from the PBX's directory. */
+function TransferPicker({ call, onCancel }: { call: ActiveCall; onCancel: () => void }) {
+  const [number, setNumber] = useState("");
+  const directory = phoneState().settings?.directory ?? [];
+  const go = (to: string) => {
+    if (to) void transfer(to);
+  };
+  return (
+    <section class="transfer" aria-labelledby="transfer-title">
+      <h3 id="transfer-title">Transfer {who(call)}</h3>
+      <form
+        class="dialer"
+        onSubmit={(e) => {
+          e.preventDefault();
+          go(number);
+        }}
+      >
+        <div class="field">
+          <label for="transfer-number">Transfer to</label>
+          <div class="dial-row">
+            <input
+              id="transfer-number"
+              type="tel"
+              inputMode="tel"
+              autoComplete="off"
+              value={number}
+              onInput={(e) => setNumber(cleanNumber((e.target as HTMLInputElement).value))}
+            />
+            <button
+              type="button"
+              class="secondary"
+              aria-label="Delete last transfer digit"
+              disabled={!number}
+              onClick={() => setNumber(number.slice(0, -1))}
+            >
+              ⌫
+            </button>
+          </div>
+        </div>
+        <Keys onKey={(k) => setNumber(number + k)} label="Transfer dial pad" />
+        <div class="call-actions">
+          <button type="submit" class="answer" disabled={!number}>
+            Transfer now
+          </button>
+          <button type="button" class="secondary" onClick={onCancel}>
+            Cancel
+          </button>
+        </div>
+      </form>
+      {directory.length ? (
+        <ul class="list call-log directory" aria-label="Transfer to someone in the directory">
+          {directory.map((entry) => (
+            <li key={`${entry.kind}-${entry.number}`}>
+              <div>
+                <span class="row-title">
+                  {entry.number} {entry.name}
+                </span>
+                <span class="row-meta">{KIND_LABEL[entry.kind]}</span>
+              </div>
+              <button
+                type="button"
+                class="secondary"
+                aria-label={`Transfer to ${entry.name} (${entry.number})`}
+                onClick={() => go(entry.number)}
+              >
+                Transfer
+              </button>
+            </li>
+          ))}
+        </ul>
+      ) : null}
     </section>
   );
 }
