@@ -6,8 +6,8 @@
  * budget; a missed target is reported, not a failure.
  *
  * `npm run bench -- sip-calls` (or BENCH_ROWS=sip-calls) runs only some groups of rows: edge,
- * pwa (the portal's first-screen JS, gzipped), mixer (conference mixing), sip-register, sip-calls (comma- or
- * space-separated). Such a partial run writes only its dated file, not latest.json.
+ * pwa (the portal's first-screen JS, gzipped), mixer (conference mixing), sip-register, sip-calls,
+ * browser-calls (call setup between two Chromium pages; comma- or space-separated). Such a partial run writes only its dated file, not latest.json.
  */
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -26,6 +26,7 @@ import {
   verdicts,
   writeReport,
 } from "./lib/report.ts";
+import { browserCallRows } from "./rows/browser-calls.ts";
 import { apply, changesDiff, configRead, configWrite, type Measured, setUp } from "./rows/edge-config.ts";
 import { mixerRows } from "./rows/mixer.ts";
 import { pwaRows } from "./rows/pwa.ts";
@@ -34,10 +35,13 @@ import { sipRows } from "./rows/sip-register.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = resolve(ROOT, "bench/results");
-/** The whole run, start-up included: about 20 s of edge rows, 60 s of REGISTER rows and 40 s of call rows. */
+/**
+ * The whole run, start-up included: about 20 s of edge rows, 40 s of REGISTER rows, 45 s of call
+ * rows and 15 s of browser call rows.
+ */
 const BUDGET_MS = 180_000;
 
-const GROUPS = ["edge", "pwa", "mixer", "sip-register", "sip-calls"] as const;
+const GROUPS = ["edge", "pwa", "mixer", "sip-register", "sip-calls", "browser-calls"] as const;
 type Group = (typeof GROUPS)[number];
 
 /** The groups of rows asked for on the command line or in BENCH_ROWS; all of them by default. */
@@ -116,6 +120,7 @@ async function main(): Promise<number> {
         if (groups.includes("mixer")) out.push(...mixerRows());
         if (groups.includes("sip-register")) out.push(...(await sipRows(budget)));
         if (groups.includes("sip-calls")) out.push(...(await callRows(budget)));
+        if (groups.includes("browser-calls")) out.push(...(await browserCallRows(budget)));
         return out;
       })(),
       overBudget(budget),
@@ -133,7 +138,8 @@ async function main(): Promise<number> {
         "to the end of the body (performance.now()); " +
         "nearest-rank p50/p99 of sorted samples; ratio = ours p50 ÷ peer p50. " +
         "SIP rows: sipp load over UDP against our gateway (its own Node process) and Kamailio (with rtpengine " +
-        "for calls); see their notes.",
+        "for calls); see their notes. Browser call rows: two Chromium pages calling each other through our " +
+        "gateway, times taken in the pages (see their notes).",
       ...(groups.length < GROUPS.length ? { groups } : {}),
       rows,
       verdicts: list,

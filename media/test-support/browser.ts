@@ -35,6 +35,8 @@ export interface PageApi {
   answer(): void;
   /** performance.timeOrigin + performance.now(): the page's clock, in ms. */
   clock(): number;
+  /** Forgets the last call's marks (before the next call, so that waitMark waits for its own). */
+  clearMarks(): void;
   /** Waits for the current call's mark `name`, then returns all its marks. */
   waitMark(name: keyof CallMarks, timeoutMs: number): Promise<CallMarks>;
 }
@@ -236,6 +238,9 @@ globalThis.edge = {
     accept(invitation, marks);
   },
   clock,
+  clearMarks() {
+    marks = {};
+  },
   async waitMark(name, timeoutMs) {
     const deadline = Date.now() + timeoutMs;
     while (marks[name] === undefined) {
