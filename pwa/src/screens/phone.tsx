@@ -250,7 +250,8 @@ function TransferStatus({ transfer: t }: { transfer: CallTransfer }) {
 /** Picks who the call goes to: typed, tapped on the pad, or from the PBX's directory. */
 function TransferPicker({ call, onCancel }: { call: ActiveCall; onCancel: () => void }) {
   const [number, setNumber] = useState("");
-  const directory = phoneState().settings?.directory ?? [];
+  // Everyone on the PBX but the party of this call.
+  const directory = (phoneState().settings?.directory ?? []).filter((entry) => entry.number !== call.remote);
   const go = (to: string) => {
     if (to) void transfer(to);
   };
