@@ -7,7 +7,14 @@
  * pad: B answers from the incoming-call screen, both see the call connected with audio flowing
  * (their RTCPeerConnections count the packets received), A sends a key (SIP INFO, the node answers
  * 200), holds and resumes (re-INVITE), hangs up, and both are back on the dial pad with the call
- * in Recent calls. Screenshots at phone width go to test/artifacts/softphone/.
+ * in Recent calls. Then a blind transfer: A calls B again, B presses Transfer, a number that is no
+ * extension fails (the call stays up, the screen says why), then B picks 102 from the directory:
+ * C (a third portal user in a second Chromium whose microphone plays 880 Hz) answers, B's screen
+ * says the call was transferred and is back on the dial pad, A never left "Connected" and now hears
+ * C's 880 Hz tone (and C hears A's 440 Hz), with both RTCPeerConnections' inbound packets growing.
+ * (Packets alone prove little there: the stream from C arrives with a new SSRC that Chromium counts
+ * but does not play until the softphone's re-INVITE; the tone is what shows A hears C.)
+ * Screenshots at phone width go to test/artifacts/softphone/.
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -32,6 +39,8 @@ let dir: string;
 let edge: RunningEdge;
 let node: MediaNode;
 let browser: Browser;
+/** Carol's Chromium: its fake microphone plays 880 Hz, so Alice can tell whom she hears. */
+let browser880: Browser;
 const contexts: BrowserContext[] = [];
 const pageLog: string[] = [];
 
@@ -77,7 +86,14 @@ before(async () => {
   });
   const wav = join(dir, "tone-440.wav");
   await writeFile(wav, toneWav());
-  browser = await chromium.launch({
+  const wav880 = join(dir, "tone-880.wav");
+  await writeFile(wav880, toneWav(880));
+  browser = await launch(wav);
+  browser880 = await launch(wav880);
+});
+
+function launch(wav: string): Promise<Browser> {
+  return chromium.launch({
     executablePath: CHROMIUM,
     args: [
       "--no-sandbox",
@@ -93,19 +109,20 @@ before(async () => {
       "--autoplay-policy=no-user-gesture-required",
     ],
   });
-});
+}
 
 after(async () => {
   for (const context of contexts) await context.close().catch(() => {});
   await browser?.close();
+  await browser880?.close();
   await node?.stop();
   await edge?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 /** A phone-sized portal window logged in as `email`, on the Phone screen, registered. */
-async function openPhone(name: string, email: string): Promise<Page> {
-  const context = await browser.newContext({
+async function openPhone(name: string, email: string, on: Browser = browser): Promise<Page> {
+  const context = await on.newContext({
     viewport: PHONE,
     deviceScaleFactor: 1,
     isMobile: true,
@@ -207,13 +224,15 @@ async function callEachOther(): Promise<void> {
   const base = `/api/pbxs/${pbx.id}`;
   await admin.expect(201, "POST", `${base}/extensions`, { number: "100", name: "Alice" });
   await admin.expect(201, "POST", `${base}/extensions`, { number: "101", name: "Bob" });
+  await admin.expect(201, "POST", `${base}/extensions`, { number: "102", name: "Carol" });
   const { version } = await admin.expect<{ version: number }>(201, "POST", `${base}/apply`);
   await eventually("the version live on the node", async () => node.directory.get(pbx.id)?.version === version);
 
   const stamp = Date.now().toString(36);
-  const users: Record<"alice" | "bob", string> = {
+  const users: Record<"alice" | "bob" | "carol", string> = {
     alice: `alice.${stamp}@example.test`,
     bob: `bob.${stamp}@example.test`,
+    carol: `carol.${stamp}@example.test`,
   };
   // Alice is linked through the API, Bob by the Administrator on the Portal Users screen.
   const alice = await admin.expect<{ user: { softphone: unknown } }>(201, "POST", "/api/users", {
@@ -316,6 +335,8 @@ async function callEachOther(): Promise<void> {
   await eventually("no call left on the node", async () => (node.gateway.calls?.activeCalls ?? 0) === 0, 10_000);
   await shot(a, "06-after-call");
 
+  const transferred = await blindTransfer(a, b, admin, pbx.id, users.carol);
+
   // Logging out unregisters the phone: the node no longer has a binding for 100.
   await a.getByRole("button", { name: "Log out" }).click();
   await a.getByRole("heading", { name: "Log in to the Management Portal" }).waitFor();
@@ -325,6 +346,7 @@ async function callEachOther(): Promise<void> {
     10_000,
   );
 
+  console.log(transferred);
   console.log(
     `softphone: heard ${tones.map((t) => t.toFixed(0)).join(" / ")} Hz; incoming call shown ${rang} ms after Call; ≥${MIN_PACKETS} packets both ways ${audioAfter} ms after Answer (A ${flowing[0]}, B ${flowing[1]} received)`,
   );
@@ -332,4 +354,108 @@ async function callEachOther(): Promise<void> {
     pageLog.filter((l) => l.includes("pageerror")),
     [],
   );
+}
+
+/**
+ * A calls B; B transfers to a number that is no extension (refused, the call stays), then to C
+ * (102) from the directory. C answers; B is back on the dial pad; A, who never left the call,
+ * now hears C. Returns a line for the log.
+ */
+async function blindTransfer(
+  a: Page,
+  b: Page,
+  admin: PortalClient,
+  pbxId: string,
+  carolEmail: string,
+): Promise<string> {
+  await admin.expect(201, "POST", "/api/users", {
+    email: carolEmail,
+    name: "Carol",
+    password: PASSWORD,
+    role: "clientUser",
+    softphone: { pbxId, extension: "102" },
+  });
+  const c = await openPhone("C", carolEmail, browser880);
+  await c.getByRole("heading", { name: "Phone · 102 Carol" }).waitFor();
+
+  await a.getByRole("button", { name: "Call Bob (101)" }).click();
+  await b.getByRole("heading", { name: "Incoming call" }).waitFor({ timeout: 10_000 });
+  await b.getByRole("button", { name: "Answer" }).click();
+  for (const page of [a, b]) await page.getByRole("heading", { name: "Connected" }).waitFor({ timeout: 10_000 });
+  await eventually("A hears B", async () => ((await packetsReceived(a)) >= 50 ? true : undefined), 15_000);
+  assert.ok(Math.abs((await heardTone(a)) - 440) < 15, "A hears B's 440 Hz before the transfer");
+
+  // Transfer opens a pad and the directory; a number that is no extension is refused.
+  const transferButton = b.getByRole("button", { name: "Transfer", exact: true });
+  const transferBox = await transferButton.boundingBox();
+  assert.ok(transferBox && transferBox.height >= 44 && transferBox.width >= 44, "Transfer is a 44 px target");
+  await transferButton.click();
+  assert.equal(await transferButton.getAttribute("aria-expanded"), "true");
+  await b.getByRole("heading", { name: "Transfer Alice (100)" }).waitFor();
+  const directoryButton = b.getByRole("button", { name: "Transfer to Carol (102)" });
+  const box = await directoryButton.boundingBox();
+  assert.ok(box && box.height >= 44 && box.width >= 44, `directory Transfer button ${JSON.stringify(box)}`);
+  for (const key of ["5", "5", "5"]) await b.getByRole("button", { name: key, exact: true }).click();
+  assert.equal(await b.getByLabel("Transfer to", { exact: true }).inputValue(), "555");
+  await shot(b, "07-transfer-picker");
+  await b.getByRole("button", { name: "Transfer now" }).click();
+  const failed = b.getByRole("alert").filter({ hasText: "Transfer failed" });
+  await failed.waitFor({ timeout: 10_000 });
+  const failure = ((await failed.locator("p").textContent()) ?? "").trim();
+  assert.match(failure, /^Transfer failed: [3-6]\d\d .+\. You are still in the call\.$/);
+  await shot(b, "08-transfer-failed");
+  for (const page of [a, b]) assert.equal(await page.getByRole("heading", { name: "Connected" }).count(), 1);
+  const stillB = await packetsReceived(b);
+  await eventually(
+    "B still hears A after the refused transfer",
+    async () => (await packetsReceived(b)) > stillB + 20,
+    10_000,
+  );
+  await b.getByRole("button", { name: "Back to the call" }).click();
+
+  // Now to Carol, from the directory: the NOTIFYs say Transferring, then Transferred; the node's BYE ends B's call.
+  await b.getByRole("button", { name: "Transfer to Carol (102)" }).click();
+  await b.getByText("Transferring to 102…").waitFor({ timeout: 5000 });
+  await shot(b, "09-transferring");
+  await c.getByRole("heading", { name: "Incoming call" }).waitFor({ timeout: 10_000 });
+  const transferAnswered = Date.now();
+  await c.getByRole("button", { name: "Answer" }).click();
+  await b.getByText("Call transferred to 102").waitFor({ timeout: 10_000 });
+  await b.getByRole("button", { name: "Call", exact: true }).waitFor();
+  assert.equal(await b.locator(".call").count(), 0, "B is back on the dial pad");
+  await b.locator(".call-log").getByText("↙ Alice (100)").first().waitFor();
+  await shot(b, "10-transferred");
+
+  // A never left the call; what A receives now comes from C, and C hears A.
+  await c.getByRole("heading", { name: "Connected" }).waitFor({ timeout: 10_000 });
+  assert.equal(await a.getByRole("heading", { name: "Connected" }).count(), 1);
+  const aBefore = await packetsReceived(a);
+  const counts = await eventually(
+    "A's and C's inbound RTP growing after the transfer",
+    async () => {
+      const [atA, atC] = [await packetsReceived(a), await packetsReceived(c)];
+      return atA > aBefore + MIN_PACKETS && atC >= MIN_PACKETS ? [atA, atC] : undefined;
+    },
+    15_000,
+  );
+  const audioAfter = Date.now() - transferAnswered;
+  // The node gives A's leg a new SSRC; the softphone notices and re-INVITEs so Chromium plays it.
+  let aHears = 0;
+  await eventually(
+    "A hearing C's 880 Hz tone",
+    async () => {
+      aHears = await heardTone(a);
+      return Math.abs(aHears - 880) < 15;
+    },
+    10_000,
+  ).catch(() => assert.fail(`A hears ${aHears} Hz, not C's 880 Hz tone`));
+  const cHears = await heardTone(c);
+  assert.ok(Math.abs(cHears - 440) < 15, `C hears ${cHears} Hz, not A's 440 Hz tone`);
+  assert.equal(node.gateway.calls?.activeCalls, 1);
+  await shot(c, "11-transfer-target-in-call");
+
+  await a.getByRole("button", { name: "Hang up" }).click();
+  for (const page of [a, c]) await page.getByText("Call ended").waitFor({ timeout: 10_000 });
+  await eventually("no call left on the node", async () => (node.gateway.calls?.activeCalls ?? 0) === 0, 10_000);
+  return `transfer: refused first (${failure}); after C answered A heard ${aHears.toFixed(0)} Hz and C ${cHears.toFixed(0)} Hz; A received ${counts[0]} packets (${aBefore} before), C ${counts[1]}; ≥${MIN_PACKETS} new packets at A ${audioAfter} ms after C's Answer`;
 }
