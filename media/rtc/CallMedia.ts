@@ -372,6 +372,28 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
     return this.localDescription;
   }
 
+  /**
+   * A new offer when what we send this far end changed under an agreed session: a WebRTC leg
+   * re-bridged (a transfer) hears a new Consumer with another SSRC, which a browser ignores
+   * until our SDP names it. Same m= lines, codec, direction and DTLS role; null when our
+   * description is unchanged (plain RTP legs: the shim keeps one outgoing SSRC).
+   */
+  offerIfChanged(): string | null {
+    const remote = this.remote;
+    if (this.closed || !remote || !this.agreed || this.negotiation !== "idle") return null;
+    const before = this.localDescription;
+    const sdp = this.describe({
+      codecs: [{ name: this.agreed.name, payloadType: this.agreed.localPt }],
+      telephoneEventPt: remote.telephoneEventPt,
+      direction: answerDirection(remote.direction),
+      mediaLines: remote.mediaLines,
+      audioIndex: remote.audioIndex,
+    });
+    if (sdp === before) return null;
+    this.negotiation = "local-offer";
+    return sdp;
+  }
+
   /** A reoffer() that got no answer: back to the description in force. */
   rollbackOffer(): void {
     if (this.negotiation === "local-offer" && this.agreed) this.negotiation = "idle";

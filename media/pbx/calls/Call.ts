@@ -379,6 +379,30 @@ export class Call extends EventEmitter<CallEvents> {
       this.bDialog = result.dialog;
     }
     this.answeredBy = result.branch.destination.label;
+    // A browser that stays now hears another stream: tell it (re-INVITE), or it plays silence.
+    const staying = fromA ? this.bDialog : this.aDialog;
+    if (staying) this.refreshFarEnd(staying, stays);
+  }
+
+  /**
+   * Re-INVITEs a far end whose description changed under it (offerIfChanged): its answer is
+   * taken as any answer; a refusal keeps the description in force.
+   */
+  private refreshFarEnd(dialog: Dialog, leg: MediaLeg): void {
+    const sdp = leg.offerIfChanged();
+    if (!sdp) return;
+    const invite = dialog.createRequest("INVITE");
+    invite.append("Contact", `<${this.contactFor(dialog.peer)}>`);
+    invite.append("Content-Type", "application/sdp");
+    invite.body = Buffer.from(sdp);
+    const tx = this.endpoint.request(invite, dialog.peer);
+    tx.on("timeout", () => leg.rollbackOffer());
+    tx.on("response", (response) => {
+      if (response.status < 200) return;
+      if (response.status >= 300) return leg.rollbackOffer();
+      this.endpoint.send(dialog.createRequest("ACK", inviteSeq(invite)), dialog.peer);
+      leg.setRemoteSdp(response.body.toString("utf8")).catch(() => this.hangUp("both"));
+    });
   }
 
   /** Rings a transfer's destinations together; the first to answer (with usable SDP) wins. */

@@ -16,6 +16,8 @@ export interface MediaLeg extends EventEmitter {
   reoffer(): string;
   /** The ACK brought no answer to reoffer(): the description in force stays. */
   rollbackOffer(): void;
+  /** A new offer when what we send the far end changed (a browser re-bridged); null when nothing did. */
+  offerIfChanged(): string | null;
   /** RTP counters of this leg: packets from its far end and sent to it. */
   stats(): { packets: { fromFarEnd: number; toFarEnd: number } };
   /** Brings stats() up to date where counters are only sampled (WebRTC legs read mediasoup's). */

@@ -283,10 +283,8 @@ function follow(s: Session): void {
       stopRinging();
       setCall({ phase: "active", answeredAt: Date.now() });
       playRemote(s);
-      watchSources(s);
     } else if (next === SessionState.Terminated) {
       stopRinging();
-      stopWatchingSources();
       const call = state.call;
       if (call) void logCall(call);
       session = null;
@@ -368,44 +366,8 @@ export function setMuted(muted: boolean): void {
   setCall({ muted });
 }
 
-/**
- * When the other side transfers us, the media node bridges our leg to the new party and the RTP
- * it sends us gets a new SSRC, with no re-INVITE. Our SDP signals no SSRC, and Chromium keeps the
- * track on the first stream it saw: the new one is received (getStats counts it) but never played.
- * A re-INVITE makes it take the new stream, so when an unknown SSRC shows up mid-call (and not
- * just after a re-INVITE of ours, which brings one too) we refresh the session with one.
- */
-let sourceWatch: ReturnType<typeof setInterval> | null = null;
-
-function watchSources(s: Session): void {
-  stopWatchingSources();
-  const known = new Set<number>();
-  sourceWatch = setInterval(() => {
-    const pc = (s.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined)?.peerConnection;
-    if (!pc || session !== s) return;
-    void pc.getStats().then((report) => {
-      let fresh = false;
-      report.forEach((r: { type: string; kind?: string; ssrc?: number }) => {
-        if (r.type !== "inbound-rtp" || r.kind !== "audio" || r.ssrc === undefined || known.has(r.ssrc)) return;
-        fresh ||= known.size > 0;
-        known.add(r.ssrc);
-      });
-      if (fresh && Date.now() - lastReinvite > 3000 && !state.call?.holdBusy)
-        void reinvite(s, state.call?.held ?? false);
-    });
-  }, 1000);
-}
-
-function stopWatchingSources(): void {
-  if (sourceWatch) clearInterval(sourceWatch);
-  sourceWatch = null;
-}
-
-let lastReinvite = 0;
-
 /** Sends a re-INVITE (held: sendonly, else sendrecv) and returns the final status (0: none). */
 function reinvite(s: Session, held: boolean): Promise<number> {
-  lastReinvite = Date.now();
   return new Promise<number>((resolve) => {
     s.invite({
       sessionDescriptionHandlerOptions: { ...media, hold: held } as Web.SessionDescriptionHandlerOptions,
@@ -414,8 +376,6 @@ function reinvite(s: Session, held: boolean): Promise<number> {
         onReject: (r) => resolve(r.message.statusCode ?? 0),
       },
     }).catch(() => resolve(0));
-  }).finally(() => {
-    lastReinvite = Date.now();
   });
 }
 
