@@ -17,18 +17,17 @@
  * Screenshots at phone width go to test/artifacts/softphone/.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { MediaNode } from "../media/MediaNode.ts";
+import { launchChromium, requireChromium, toneWav } from "../media/test-support/browser.ts";
 import { devMediaNodeToken, type RunningEdge, startEdge } from "../scripts/lib/edge.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { eventually, PortalClient } from "./support/portal-client.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dirname, "artifacts/softphone");
 const PHONE = { width: 360, height: 640 };
 const PASSWORD = "softphone user 2026";
@@ -44,30 +43,8 @@ let browser880: Browser;
 const contexts: BrowserContext[] = [];
 const pageLog: string[] = [];
 
-/** A mono 16-bit WAV of a 440 Hz sine, a whole number of cycles so Chromium loops it seamlessly. */
-function toneWav(frequency = 440, seconds = 1, rate = 48_000): Buffer {
-  const count = rate * seconds;
-  const data = Buffer.alloc(count * 2);
-  for (let i = 0; i < count; i++)
-    data.writeInt16LE(Math.round(0.3 * 32767 * Math.sin((2 * Math.PI * frequency * i) / rate)), i * 2);
-  const header = Buffer.alloc(44);
-  header.write("RIFF", 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write("WAVEfmt ", 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write("data", 36);
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
-}
-
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+  requireChromium();
   dir = await mkdtemp(join(tmpdir(), "edgepbx-softphone-"));
   await mkdir(ARTIFACTS, { recursive: true });
   const wsPort = await freePort();
@@ -85,31 +62,12 @@ before(async () => {
     media: { ip: "127.0.0.1", rtpPorts: { min: 42000, max: 42999 }, workers: 1 },
   });
   const wav = join(dir, "tone-440.wav");
-  await writeFile(wav, toneWav());
+  await writeFile(wav, toneWav(440, 1));
   const wav880 = join(dir, "tone-880.wav");
-  await writeFile(wav880, toneWav(880));
-  browser = await launch(wav);
-  browser880 = await launch(wav880);
+  await writeFile(wav880, toneWav(880, 1));
+  browser = await launchChromium({ fakeAudioFile: wav });
+  browser880 = await launchChromium({ fakeAudioFile: wav880 });
 });
-
-function launch(wav: string): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--use-fake-ui-for-media-stream",
-      "--use-fake-device-for-media-stream",
-      `--use-file-for-fake-audio-capture=${wav}`,
-      "--allow-loopback-in-peer-connection",
-      "--autoplay-policy=no-user-gesture-required",
-    ],
-  });
-}
 
 after(async () => {
   for (const context of contexts) await context.close().catch(() => {});

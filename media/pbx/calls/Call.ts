@@ -226,19 +226,7 @@ export class Call extends EventEmitter<CallEvents> {
         this.launching = false;
         return;
       }
-      const invite = this.outgoingInvite(destination, leg.localSdp());
-      const branch: Branch = {
-        destination,
-        tx: this.endpoint.request(invite, destination.target),
-        leg,
-        invite,
-        dialog: null,
-        authenticated: false,
-        stage: number,
-        failed: false,
-      };
-      this.branches.push(branch);
-      this.watch(branch);
+      this.watch(this.launch(destination, leg, number));
     }
     this.launching = false;
     if (!this.branches.some((b) => b.stage === number && !b.failed)) void this.nextStage();
@@ -467,19 +455,8 @@ export class Call extends EventEmitter<CallEvents> {
             leg.close();
             break;
           }
-          const invite = this.outgoingInvite(destination, leg.localSdp());
-          const branch: Branch = {
-            destination,
-            tx: this.endpoint.request(invite, destination.target),
-            leg,
-            invite,
-            dialog: null,
-            authenticated: false,
-            stage: -1,
-            failed: false,
-          };
+          const branch = this.launch(destination, leg, -1);
           attempts.push(branch);
-          this.branches.push(branch);
           this.emit("legs");
           watch(branch);
         }
@@ -762,6 +739,23 @@ export class Call extends EventEmitter<CallEvents> {
       },
       media,
     );
+  }
+
+  /** Sends the INVITE of a new outgoing branch (`stage` -1: a transfer's) with the leg's offer. */
+  private launch(destination: Destination, leg: MediaLeg, stage: number): Branch {
+    const invite = this.outgoingInvite(destination, leg.localSdp());
+    const branch: Branch = {
+      destination,
+      tx: this.endpoint.request(invite, destination.target),
+      leg,
+      invite,
+      dialog: null,
+      authenticated: false,
+      stage,
+      failed: false,
+    };
+    this.branches.push(branch);
+    return branch;
   }
 
   private outgoingInvite(destination: Destination, sdp: string): SipRequest {

@@ -14,13 +14,13 @@ import { parseRemoteSdp } from "../../rtc/sdp.ts";
 import { linearToUlaw, ulawToLinear } from "../../rtc/tones.ts";
 import { randomToken } from "../../sip/core/headers.ts";
 import { SipRequest, type SipResponse } from "../../sip/core/message.ts";
-import { createResponse } from "../../sip/core/responses.ts";
 import {
   type BrowserStats,
   launchChromium,
   requireChromium,
   Softphone,
   servePage,
+  toneWav,
 } from "../../test-support/browser.ts";
 import { testExtensions } from "../../test-support/extensions.ts";
 import { type CallGateway, startCallGateway } from "../../test-support/gateway.ts";
@@ -65,28 +65,6 @@ const scratch: string[] = [];
 const phones: UdpPhone[] = [];
 const rtpSockets: Socket[] = [];
 let ended: CallGateway["ended"] = [];
-
-/** A mono 16-bit WAV of a sine (a whole number of cycles, so Chromium's looping is seamless). */
-function toneWav(frequency: number, seconds: number, rate = 48_000): Buffer {
-  const count = rate * seconds;
-  const data = Buffer.alloc(count * 2);
-  for (let i = 0; i < count; i++)
-    data.writeInt16LE(Math.round(0.3 * 32767 * Math.sin((2 * Math.PI * frequency * i) / rate)), i * 2);
-  const header = Buffer.alloc(44);
-  header.write("RIFF", 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write("WAVEfmt ", 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write("data", 36);
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
-}
 
 /**
  * The share of the samples' energy at `frequency` (1 for a pure tone there, ~0 for anything else):
@@ -210,30 +188,6 @@ async function nextRequestOf(phone: UdpPhone, method: string, timeoutMs = 10_000
   }
 }
 
-/** The phone answers `invite` (180, then 200 with a PCMU offer answer on `rtpPort`). */
-function answerInvite(phone: UdpPhone, invite: SipRequest, rtpPort: number): void {
-  const tag = randomToken();
-  phone.sendRaw(createResponse(invite, 180, undefined, undefined, tag).toBuffer());
-  const ok = createResponse(invite, 200, undefined, undefined, tag);
-  ok.append("Contact", `<sip:phone@127.0.0.1:${phone.port}>`);
-  ok.append("Content-Type", "application/sdp");
-  ok.body = Buffer.from(
-    [
-      "v=0",
-      "o=phone 7 7 IN IP4 127.0.0.1",
-      "s=-",
-      "c=IN IP4 127.0.0.1",
-      "t=0 0",
-      `m=audio ${rtpPort} RTP/AVP 0 101`,
-      "a=rtpmap:0 PCMU/8000",
-      "a=rtpmap:101 telephone-event/8000",
-      "a=sendrecv",
-      "",
-    ].join("\r\n"),
-  );
-  phone.sendRaw(ok.toBuffer());
-}
-
 /** A BYE from the phone in the dialog its INVITE's 200 `answer` made. */
 function byeAfter(phone: UdpPhone, answer: SipResponse): SipRequest {
   const contact = /<([^>]+)>/.exec(answer.get("Contact") ?? "")?.[1];
@@ -350,7 +304,7 @@ describe("Chromium (SIP.js over WebSocket, WebRTC) ↔ SIP phones through the B2
       const offer = parseRemoteSdp(invite.body.toString("utf8"));
       assert.equal(offer.profile, "RTP/AVP");
       assert.ok(offer.address && offer.codecs.some((c) => c.name === "PCMU"), "PCMU offered to the phone");
-      answerInvite(phone, invite, rtp.port);
+      phone.answerInvite(invite, rtp.port);
       await nextRequestOf(phone, "ACK");
       await alice.run("waitState", "Established", 5000);
       rtp.sendTone(offer.address, offer.port, PHONE_TONE_HZ);
