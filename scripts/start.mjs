@@ -68,6 +68,9 @@ function ensureDependencies() {
 }
 
 ensureDependencies();
+// The media node speaks with espeak-ng and ffmpeg; without them it runs, but routes that ask
+// callers something refuse their calls. A failed install is said and is not fatal.
+spawnSync(process.execPath, [resolve(root, "scripts/system-deps.mjs"), "--runtime"], { stdio: "inherit" });
 
 // ---- components ----
 

@@ -1,4 +1,5 @@
-// Debian packages the tests and the media node use, installed when missing (npm start, npm test, CI).
+// Debian packages the tests and the media node use, installed when missing (npm test, CI).
+// `--runtime`: only those the running media node needs (npm start).
 // Each entry: the command that proves the package is there, and the package that brings it.
 import { spawnSync } from "node:child_process";
 
@@ -8,12 +9,13 @@ const PACKAGES = [
   { command: "openssl", pkg: "openssl", why: "certificates and decrypting recordings" },
   { command: "baresip", pkg: "baresip", why: "a real softphone in the call interop tests" },
   { command: "chromium", pkg: "chromium", why: "a real browser (SIP.js, WebRTC) in the browser call tests" },
-  { command: "espeak-ng", pkg: "espeak-ng", why: "the media node's spoken prompts" },
-  { command: "ffmpeg", pkg: "ffmpeg", why: "prompts and announcements converted to 8 kHz" },
+  { command: "espeak-ng", pkg: "espeak-ng", why: "the media node's spoken prompts", runtime: true },
+  { command: "ffmpeg", pkg: "ffmpeg", why: "prompts and announcements converted to 8 kHz", runtime: true },
 ];
 
 const has = (command) => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
-const missing = PACKAGES.filter((p) => !has(p.command));
+const wanted = process.argv.includes("--runtime") ? PACKAGES.filter((p) => p.runtime) : PACKAGES;
+const missing = wanted.filter((p) => !has(p.command));
 if (missing.length === 0) process.exit(0);
 
 const names = missing.map((p) => p.pkg);
