@@ -12,7 +12,7 @@ import type { ClientTransaction } from "../../sip/core/transactions/ClientTransa
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
 import { AnsweredInvite, InviteOk } from "./AnsweredInvite.ts";
-import { DTMF_INFO_TYPES, parseDtmfInfo } from "./dtmf-info.ts";
+import { answerDtmfInfo } from "./dtmf-info.ts";
 import type { CallMediaSession, MediaLeg } from "./media.ts";
 
 export type CallState = "ringing" | "answered" | "ended";
@@ -478,21 +478,8 @@ export class Call extends EventEmitter<CallEvents> {
    * as RFC 4733. Other INFO bodies are refused (415), the call goes on.
    */
   private infoReceived(tx: ServerTransaction): void {
-    const { request, peer } = tx;
-    const fromA = this.aDialog?.matches(request) ?? false;
-    const leg = fromA ? this.aLeg : this.winner?.leg;
-    const press = parseDtmfInfo(request.get("Content-Type"), request.body);
-    if (press === "unsupported") {
-      const refused = createResponse(request, 415, undefined, peer);
-      refused.set("Accept", DTMF_INFO_TYPES.join(", "));
-      tx.respond(refused);
-      return;
-    }
-    if (!press || !leg?.pressKey(press.digit, press.durationMs)) {
-      tx.respond(createResponse(request, 400, "Bad DTMF Signal", peer));
-      return;
-    }
-    tx.respond(createResponse(request, 200, "OK", peer));
+    const fromA = this.aDialog?.matches(tx.request) ?? false;
+    answerDtmfInfo(tx, (fromA ? this.aLeg : this.winner?.leg) ?? null);
   }
 
   /**

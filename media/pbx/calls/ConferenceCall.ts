@@ -1,19 +1,16 @@
-import { EventEmitter } from "node:events";
 import type { CallRecord } from "../../../shared/index.ts";
 import { g711Frames } from "../../rtc/tones.ts";
-import { randomToken } from "../../sip/core/headers.ts";
-import type { SipRequest } from "../../sip/core/message.ts";
 import { createResponse } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
 import type { PromptSet } from "../../voice/PromptSet.ts";
 import type { ConferenceRoom } from "../conference/ConferenceRoom.ts";
-import { AnsweredInvite } from "./AnsweredInvite.ts";
 import { askCode } from "./askCode.ts";
 import type { CallMediaCounts } from "./Call.ts";
-import { parseDtmfInfo } from "./dtmf-info.ts";
+import { answerDtmfInfo } from "./dtmf-info.ts";
 import type { CallMediaSession, MediaLeg } from "./media.ts";
+import { NodeCall } from "./NodeCall.ts";
 
 interface ConferenceCallEvents {
   ended: [record: CallRecord, media: CallMediaCounts];
@@ -23,26 +20,23 @@ interface ConferenceCallEvents {
  * One participant of a conference room: the node answers, asks the room's PIN when it has one,
  * then seats the caller in the room until either side hangs up.
  */
-export class ConferenceCall extends EventEmitter<ConferenceCallEvents> {
-  private answer: AnsweredInvite | null = null;
-  private ended = false;
+export class ConferenceCall extends NodeCall<ConferenceCallEvents> {
   private seated = false;
-  private readonly toTag = randomToken();
   private readonly startedAt = new Date().toISOString();
   private answeredAt: string | null = null;
 
   constructor(
-    private readonly endpoint: SipEndpoint,
-    private readonly invite: ServerTransaction,
-    private readonly leg: MediaLeg,
-    private readonly media: CallMediaSession,
-    readonly pbxId: string,
-    private readonly contactFor: (peer: Peer) => string,
+    endpoint: SipEndpoint,
+    invite: ServerTransaction,
+    leg: MediaLeg,
+    media: CallMediaSession,
+    pbxId: string,
+    contactFor: (peer: Peer) => string,
     private readonly room: ConferenceRoom,
     /** For the call record. */
     private readonly call: { from: string; to: string; routeId: string | null; inbound: boolean },
   ) {
-    super();
+    super(endpoint, invite, leg, media, pbxId, contactFor);
   }
 
   /** Every inbound participant holds one of the PBX's channels (the guide's note on conferences). */
@@ -50,20 +44,9 @@ export class ConferenceCall extends EventEmitter<ConferenceCallEvents> {
     return this.call.inbound ? 1 : 0;
   }
 
-  get callIds(): string[] {
-    return [this.invite.request.callId];
-  }
-
   /** `passcode`: the route's caller passcode, asked before the room's PIN. */
   async run(options: { passcode: string | null; pin: string | null; prompts: PromptSet | null }): Promise<void> {
-    this.answer = new AnsweredInvite(
-      this.endpoint,
-      this.invite,
-      this.toTag,
-      this.contactFor(this.invite.peer),
-      this.leg.localSdp(),
-      () => this.end(),
-    );
+    this.answerNow();
     this.answeredAt = new Date().toISOString();
     try {
       const codes = [
@@ -94,42 +77,18 @@ export class ConferenceCall extends EventEmitter<ConferenceCallEvents> {
     }
   }
 
-  owns(request: SipRequest): boolean {
-    return (
-      (this.answer?.dialog.matches(request) ?? false) ||
-      (request.method === "ACK" && request.callId === this.invite.request.callId)
-    );
-  }
-
   handleInDialog(tx: ServerTransaction): void {
     const { request, peer } = tx;
     if (request.method === "INFO" && !this.ended) {
       // Keys by INFO (browsers) feed the PIN prompt like RFC 4733 would.
-      const press = parseDtmfInfo(request.get("Content-Type"), request.body);
-      const taken = typeof press === "object" && press !== null && this.leg.pressKey(press.digit, press.durationMs);
-      tx.respond(createResponse(request, taken ? 200 : press === "unsupported" ? 415 : 400, undefined, peer));
+      answerDtmfInfo(tx, this.leg);
       return;
     }
     tx.respond(createResponse(request, request.method === "BYE" ? 200 : 488, undefined, peer));
     if (request.method === "BYE") this.end();
   }
 
-  acknowledged(): void {
-    this.answer?.acknowledged();
-  }
-
-  cancelled(): void {}
-
-  lateResponse(): void {}
-
-  private hangUp(): void {
-    if (this.ended) return;
-    const dialog = this.answer?.dialog;
-    if (dialog) this.endpoint.request(dialog.createRequest("BYE"), dialog.peer);
-    this.end();
-  }
-
-  private end(): void {
+  protected end(): void {
     if (this.ended) return;
     this.ended = true;
     this.answer?.stop();

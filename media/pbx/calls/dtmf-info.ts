@@ -1,3 +1,6 @@
+import { createResponse } from "../../sip/core/responses.ts";
+import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
+
 /** A key press carried by SIP INFO, as WebRTC softphones send DTMF (JsSIP, SIP.js's SimpleUser). */
 export interface InfoKeyPress {
   digit: string;
@@ -35,4 +38,28 @@ export function parseDtmfInfo(contentType: string | undefined, body: Buffer): In
   const ms = Number(duration);
   const durationMs = Number.isInteger(ms) && ms > 0 ? Math.min(Math.max(ms, 40), 5000) : DEFAULT_DURATION_MS;
   return { digit, durationMs };
+}
+
+/**
+ * Answers an in-dialog INFO: a key press goes to the leg it came from (which announces it and
+ * plays it to its peer) with 200; another kind of body 415 naming what we take; a body that names
+ * no key, or a leg that cannot take one, 400. The call goes on either way.
+ */
+export function answerDtmfInfo(
+  tx: ServerTransaction,
+  leg: { pressKey(digit: string, durationMs?: number): boolean } | null,
+): void {
+  const { request, peer } = tx;
+  const press = parseDtmfInfo(request.get("Content-Type"), request.body);
+  if (press === "unsupported") {
+    const refused = createResponse(request, 415, undefined, peer);
+    refused.set("Accept", DTMF_INFO_TYPES.join(", "));
+    tx.respond(refused);
+    return;
+  }
+  if (!press || !leg?.pressKey(press.digit, press.durationMs)) {
+    tx.respond(createResponse(request, 400, "Bad DTMF Signal", peer));
+    return;
+  }
+  tx.respond(createResponse(request, 200, "OK", peer));
 }
