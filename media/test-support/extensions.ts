@@ -1,3 +1,5 @@
+import { emptyConfig, PbxConfig } from "../../shared/index.ts";
+import { PbxDirectory } from "../pbx/PbxDirectory.ts";
 import { ha1 } from "../sip/core/digest.ts";
 
 /** An extension's SIP credentials as the edge pushes them: HA1s for the PBX's realm, never the password. */
@@ -23,4 +25,25 @@ export function testExtensions(
     name: name(number),
     sip: sipCredentials(number, domain, password),
   }));
+}
+
+/**
+ * A directory holding one test PBX (version 1): its extensions from number → SIP password and
+ * any other part of the config (`more`: conference rooms, routes…), validated as the edge would.
+ */
+export function testDirectory(
+  pbx: { id: string; domain: string; passwords: Record<string, string>; idPrefix: string },
+  more: Record<string, unknown> = {},
+): PbxDirectory {
+  const directory = new PbxDirectory();
+  directory.upsert(
+    pbx.id,
+    1,
+    PbxConfig.parse({
+      ...emptyConfig(pbx.domain),
+      extensions: testExtensions(pbx.domain, pbx.passwords, pbx.idPrefix),
+      ...more,
+    }),
+  );
+  return directory;
 }

@@ -8,14 +8,12 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { freePort } from "../../../scripts/lib/net.ts";
 import type { CallRecord } from "../../../shared/index.ts";
-import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
 import type { MediaEngine } from "../../rtc/MediaEngine.ts";
-import { testExtensions } from "../../test-support/extensions.ts";
+import { testDirectory } from "../../test-support/extensions.ts";
 import { type CallGateway, startCallGateway } from "../../test-support/gateway.ts";
 import { runSipp, SIPP_SCENARIOS } from "../../test-support/sipp.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
 import { until } from "../../test-support/wait.ts";
-import { PbxDirectory } from "../PbxDirectory.ts";
 import type { Binding } from "../Registrar.ts";
 import type { SipGateway } from "../SipGateway.ts";
 import type { CallMediaCounts } from "./Call.ts";
@@ -373,15 +371,7 @@ async function sippCallee(extension: string): Promise<{ exited: Promise<number |
 before(async () => {
   if (spawnSync("sh", ["-c", "command -v baresip"]).status !== 0)
     throw new Error("baresip is not installed (apt-get install baresip; npm test's pretest does it)");
-  const directory = new PbxDirectory();
-  directory.upsert(
-    PBX_ID,
-    1,
-    PbxConfig.parse({
-      ...emptyConfig(DOMAIN),
-      extensions: testExtensions(DOMAIN, PASSWORDS, "ext_bare0"),
-    }),
-  );
+  const directory = testDirectory({ id: PBX_ID, domain: DOMAIN, passwords: PASSWORDS, idPrefix: "ext_bare0" });
   ({ gateway, engine, ended } = await startCallGateway({
     directory,
     rtpPorts: { min: 43000, max: 43999 },

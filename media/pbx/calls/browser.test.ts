@@ -8,7 +8,6 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Browser } from "playwright-core";
 import type { CallRecord } from "../../../shared/index.ts";
-import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
 import type { MediaEngine } from "../../rtc/MediaEngine.ts";
 import { parseRemoteSdp } from "../../rtc/sdp.ts";
 import { linearToUlaw, ulawToLinear } from "../../rtc/tones.ts";
@@ -22,11 +21,10 @@ import {
   servePage,
   toneWav,
 } from "../../test-support/browser.ts";
-import { testExtensions } from "../../test-support/extensions.ts";
+import { testDirectory } from "../../test-support/extensions.ts";
 import { type CallGateway, startCallGateway } from "../../test-support/gateway.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
 import { until } from "../../test-support/wait.ts";
-import { PbxDirectory } from "../PbxDirectory.ts";
 import type { Binding } from "../Registrar.ts";
 import type { SipGateway } from "../SipGateway.ts";
 import type { CallMediaCounts } from "./Call.ts";
@@ -240,15 +238,7 @@ async function openSoftphone(name: string, extension: string, toneHz?: number): 
 
 before(async () => {
   requireChromium();
-  const directory = new PbxDirectory();
-  directory.upsert(
-    PBX_ID,
-    1,
-    PbxConfig.parse({
-      ...emptyConfig(DOMAIN),
-      extensions: testExtensions(DOMAIN, PASSWORDS, "ext_brow0"),
-    }),
-  );
+  const directory = testDirectory({ id: PBX_ID, domain: DOMAIN, passwords: PASSWORDS, idPrefix: "ext_brow0" });
   ({ gateway, engine, ended } = await startCallGateway({
     directory,
     rtpPorts: { min: 47000, max: 47999 },

@@ -4,16 +4,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
 import { parseRemoteSdp } from "../../rtc/sdp.ts";
 import { linearToUlaw, ulawToLinear } from "../../rtc/tones.ts";
 import type { SipResponse } from "../../sip/core/message.ts";
-import { testExtensions } from "../../test-support/extensions.ts";
+import { testDirectory } from "../../test-support/extensions.ts";
 import { type CallGateway, startCallGateway } from "../../test-support/gateway.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
 import { sleep, until } from "../../test-support/wait.ts";
 import { PromptSet } from "../../voice/PromptSet.ts";
-import { PbxDirectory } from "../PbxDirectory.ts";
 
 const PBX_ID = "pbx-conf";
 const DOMAIN = "pbx-conf.pbx.edgepbx.local";
@@ -112,18 +110,14 @@ function goertzel(samples: Int16Array, frequency: number): number {
 }
 
 before(async () => {
-  const directory = new PbxDirectory();
-  directory.upsert(
-    PBX_ID,
-    1,
-    PbxConfig.parse({
-      ...emptyConfig(DOMAIN),
-      extensions: testExtensions(DOMAIN, PASSWORDS, "ext_conf0"),
+  const directory = testDirectory(
+    { id: PBX_ID, domain: DOMAIN, passwords: PASSWORDS, idPrefix: "ext_conf0" },
+    {
       conferenceRooms: [
         { id: "conf_team01", name: "Team", number: "500", maxParticipants: 3 },
         { id: "conf_pin001", name: "Board", number: "501", pin: "2468" },
       ],
-    }),
+    },
   );
   const prompts = await PromptSet.create(join(scratch, "prompts"));
   gateway = await startCallGateway({ directory, rtpPorts: { min: 44000, max: 44999 }, prompts });

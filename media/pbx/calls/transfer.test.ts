@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { after, before, describe, it } from "node:test";
-import { emptyConfig, PbxConfig } from "../../../shared/index.ts";
 import { parseRemoteSdp } from "../../rtc/sdp.ts";
 import type { SipRequest, SipResponse } from "../../sip/core/message.ts";
 import { createResponse } from "../../sip/core/responses.ts";
-import { testExtensions } from "../../test-support/extensions.ts";
+import { testDirectory } from "../../test-support/extensions.ts";
 import { type CallGateway, startCallGateway } from "../../test-support/gateway.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
 import { until } from "../../test-support/wait.ts";
-import { PbxDirectory } from "../PbxDirectory.ts";
 
 const PBX_ID = "pbx-xfer";
 const DOMAIN = "pbx-xfer.pbx.edgepbx.local";
@@ -62,12 +60,7 @@ async function finalResponse(phone: UdpPhone, request: SipRequest): Promise<SipR
 }
 
 before(async () => {
-  const directory = new PbxDirectory();
-  directory.upsert(
-    PBX_ID,
-    1,
-    PbxConfig.parse({ ...emptyConfig(DOMAIN), extensions: testExtensions(DOMAIN, PASSWORDS, "ext_xfer0") }),
-  );
+  const directory = testDirectory({ id: PBX_ID, domain: DOMAIN, passwords: PASSWORDS, idPrefix: "ext_xfer0" });
   gateway = await startCallGateway({ directory, rtpPorts: { min: 45000, max: 45999 } });
 });
 
