@@ -265,29 +265,14 @@ function TransferPicker({ call, onCancel }: { call: ActiveCall; onCancel: () => 
           go(number);
         }}
       >
-        <div class="field">
-          <label for="transfer-number">Transfer to</label>
-          <div class="dial-row">
-            <input
-              id="transfer-number"
-              type="tel"
-              inputMode="tel"
-              autoComplete="off"
-              value={number}
-              onInput={(e) => setNumber(cleanNumber((e.target as HTMLInputElement).value))}
-            />
-            <button
-              type="button"
-              class="secondary"
-              aria-label="Delete last transfer digit"
-              disabled={!number}
-              onClick={() => setNumber(number.slice(0, -1))}
-            >
-              ⌫
-            </button>
-          </div>
-        </div>
-        <Keys onKey={(k) => setNumber(number + k)} label="Transfer dial pad" />
+        <NumberEntry
+          id="transfer-number"
+          label="Transfer to"
+          number={number}
+          onChange={setNumber}
+          deleteLabel="Delete last transfer digit"
+          padLabel="Transfer dial pad"
+        />
         <div class="call-actions">
           <button type="submit" class="answer" disabled={!number}>
             Transfer now
@@ -320,6 +305,45 @@ function TransferPicker({ call, onCancel }: { call: ActiveCall; onCancel: () => 
         </ul>
       ) : null}
     </section>
+  );
+}
+
+/** A number typed, pasted (cleaned) or keyed on the pad, with a delete key: dialling and transfer alike. */
+function NumberEntry(props: {
+  id: string;
+  label: string;
+  number: string;
+  onChange: (number: string) => void;
+  deleteLabel: string;
+  padLabel: string;
+}) {
+  const { id, label, number, onChange } = props;
+  return (
+    <>
+      <div class="field">
+        <label for={id}>{label}</label>
+        <div class="dial-row">
+          <input
+            id={id}
+            type="tel"
+            inputMode="tel"
+            autoComplete="off"
+            value={number}
+            onInput={(e) => onChange(cleanNumber((e.target as HTMLInputElement).value))}
+          />
+          <button
+            type="button"
+            class="secondary"
+            aria-label={props.deleteLabel}
+            disabled={!number}
+            onClick={() => onChange(number.slice(0, -1))}
+          >
+            ⌫
+          </button>
+        </div>
+      </div>
+      <Keys onKey={(k) => onChange(number + k)} label={props.padLabel} />
+    </>
   );
 }
 
@@ -372,29 +396,14 @@ function DialPad({ phone }: { phone: PhoneState }) {
           call(number);
         }}
       >
-        <div class="field">
-          <label for="dial-number">Number</label>
-          <div class="dial-row">
-            <input
-              id="dial-number"
-              type="tel"
-              inputMode="tel"
-              autoComplete="off"
-              value={number}
-              onInput={(e) => update(cleanNumber((e.target as HTMLInputElement).value))}
-            />
-            <button
-              type="button"
-              class="secondary"
-              aria-label="Delete last digit"
-              disabled={!number}
-              onClick={() => update(number.slice(0, -1))}
-            >
-              ⌫
-            </button>
-          </div>
-        </div>
-        <Keys onKey={(k) => update(number + k)} label="Dial pad" />
+        <NumberEntry
+          id="dial-number"
+          label="Number"
+          number={number}
+          onChange={update}
+          deleteLabel="Delete last digit"
+          padLabel="Dial pad"
+        />
         <button type="submit" class="answer call-button" disabled={!ready || !number}>
           Call
         </button>
