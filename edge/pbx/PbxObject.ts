@@ -14,10 +14,15 @@ import {
   type ForwardAllEntry,
   type ForwardAllTable,
   PbxConfig,
+  type PendingChange,
   redactConfig,
   restoreSecrets,
+  type VersionSummary,
   validatePbxConfig,
 } from "../../shared/index.ts";
+
+export type { PendingChange, VersionSummary };
+
 import { randomId } from "../crypto/password.ts";
 import { directory, type Env, nodeHub } from "../env.ts";
 import { type FieldError, toFieldPath, zodFieldErrors } from "../http/problem.ts";
@@ -40,27 +45,6 @@ import {
 export interface Actor {
   id: string;
   email: string;
-}
-
-export interface PendingChange {
-  seq: number;
-  at: string;
-  actor: string;
-  section: string;
-  entityId: string | null;
-  action: "create" | "update" | "delete";
-  label: string;
-}
-
-export interface VersionSummary {
-  version: number;
-  appliedAt: string;
-  appliedBy: string;
-  note: string | null;
-  revertOf: number | null;
-  summary: EntityChange[];
-  changes: PendingChange[];
-  acks: { nodeId: string; ackedAt: string }[];
 }
 
 export interface EditRequest {

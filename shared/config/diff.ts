@@ -104,3 +104,26 @@ export function describeEntity(item: object): string {
   const second = e.name ?? e.alertName ?? e.callerId ?? e.note ?? "";
   return [first, second].filter((s) => typeof s === "string" && s.length > 0).join(" ") || String(e.id);
 }
+
+/** One edit waiting in a PBX's draft (View PBX Changes), as the API lists it. */
+export interface PendingChange {
+  seq: number;
+  at: string;
+  actor: string;
+  section: string;
+  entityId: string | null;
+  action: "create" | "update" | "delete";
+  label: string;
+}
+
+/** One applied version in a PBX's Change History, as the API lists it. */
+export interface VersionSummary {
+  version: number;
+  appliedAt: string;
+  appliedBy: string;
+  note: string | null;
+  revertOf: number | null;
+  summary: EntityChange[];
+  changes: PendingChange[];
+  acks: { nodeId: string; ackedAt: string }[];
+}

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import type { ConfigDiff, DiffLine, EntityChange } from "../../../shared/config/diff.ts";
+import type { ConfigDiff, DiffLine, EntityChange, PendingChange, VersionSummary } from "../../../shared/config/diff.ts";
 import { type ApiError, api } from "../lib/api.ts";
 import { Alert, Notice } from "../lib/forms.tsx";
 import { forgetPbx, PbxFrame, usePbx } from "../lib/pbx.tsx";
@@ -8,33 +8,12 @@ import { useApi } from "../lib/screens.tsx";
 
 /** View PBX Changes: pending changes, View Details (the diff), Apply PBX Changes, Change History. */
 
-interface PendingChange {
-  seq: number;
-  at: string;
-  actor: string;
-  section: string;
-  entityId: string | null;
-  action: "create" | "update" | "delete";
-  label: string;
-}
-
 interface Changes {
   pending: boolean;
   appliedVersion: number;
   etag: string;
   changes: PendingChange[];
   diff: ConfigDiff;
-}
-
-interface VersionSummary {
-  version: number;
-  appliedAt: string;
-  appliedBy: string;
-  note: string | null;
-  revertOf: number | null;
-  summary: EntityChange[];
-  changes: PendingChange[];
-  acks: { nodeId: string; ackedAt: string }[];
 }
 
 const SECTION_NAMES: Record<string, string> = {
