@@ -1,6 +1,7 @@
 import type { types } from "mediasoup";
 import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
 import { JitterBuffer } from "../voice/JitterBuffer.ts";
+import { headerLength } from "./RtpShim.ts";
 import type { G711 } from "./sdp.ts";
 import { decodeG711 } from "./tones.ts";
 
@@ -30,10 +31,9 @@ export class LegListener extends EnhancedEventEmitter<LegListenerEvents> {
     super();
     const silence = new Int16Array(FRAME);
     consumer.on("rtp", (packet) => {
-      if (packet.length < 12) return;
-      const header = 12 + 4 * (packet.readUInt8(0) & 0x0f);
-      const extension = packet.readUInt8(0) & 0x10 ? 4 + 4 * packet.readUInt16BE(header + 2) : 0;
-      const payload = packet.subarray(Math.min(packet.length, header + extension));
+      const header = headerLength(packet);
+      if (header < 0) return;
+      const payload = packet.subarray(header);
       for (const frame of this.jitter.push(packet.readUInt16BE(2), payload))
         this.safeEmit("frame", frame ? decodeG711(frame, codec) : silence);
     });

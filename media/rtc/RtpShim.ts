@@ -183,7 +183,7 @@ function isRtcp(packet: Buffer): boolean {
 }
 
 /** RTP fixed header checks; returns the header length (CSRCs and extension included) or -1. */
-function headerLength(packet: Buffer): number {
+export function headerLength(packet: Buffer): number {
   if (packet.length < 12) return -1;
   const first = packet.readUInt8(0);
   if (first >> 6 !== 2) return -1;
