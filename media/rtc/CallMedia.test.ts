@@ -326,6 +326,40 @@ describe("CallMedia: two SIP phones bridged through mediasoup", {
     }
   });
 
+  test("two calls joined (attended transfer): A of one call and B of the other hear each other across Routers", async () => {
+    const x = await bridgedCall(engine);
+    const y = await bridgedCall(engine);
+    try {
+      // The transferor was X's B and Y's A: its legs go, X's A and Y's B stay and are joined.
+      x.legB.close();
+      y.legA.close();
+      await x.call.bridge(x.legA, y.legB);
+      await talk(x.a, y.b, 60);
+      for (const [phone, tag] of [
+        [y.b, 0xa],
+        [x.a, 0xb],
+      ] as const) {
+        const got = phone.audioFrom(tag);
+        assert.ok(got.length >= 55, `${got.length} of 60 packets crossed the Routers`);
+        assert.ok(got.every((p) => p.pt === 0));
+      }
+      // DTMF crosses too (relayed wire to wire, not through mediasoup).
+      await pressKey(x.a, 101, 7);
+      await sleep(100);
+      assert.ok(
+        y.b.received.some((p) => p.pt === 101),
+        "Y's B got the key as RFC 4733",
+      );
+      // Joining again (a codec-preserving re-bridge) pipes nothing twice.
+      await x.call.bridge(x.legA, y.legB);
+      y.call.close();
+      assert.equal(x.legA.isBridged, false, "the joined leg's call closing unbridges the one that stays");
+    } finally {
+      closeAll(x);
+      closeAll(y);
+    }
+  });
+
   test("DTMF from A: one event on leg A, and at B in B's telephone-event PT within B's stream", async () => {
     const c = await bridgedCall(engine, { bTe: 96 });
     try {

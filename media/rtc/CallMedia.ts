@@ -85,6 +85,8 @@ export interface CreateLegOptions {
 export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
   readonly id = randomUUID();
   private readonly legs = new Set<MediaLeg>();
+  /** Producers of other calls' Routers piped into this one (see pipeIn). */
+  private readonly pipedIn = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -135,13 +137,14 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
    * RTP flows both ways between the two legs, and each leg's DTMF is relayed to the other. Both
    * legs must have their remote SDP. A leg whose answer is not yet written (the caller's) takes
    * the other leg's codec; two legs fixed on different codecs are refused (no transcoding).
+   * The legs may belong to different calls' media (an attended transfer joins two calls): each
+   * then hears the other's Producer piped into its own Router.
    */
   bridge(a: MediaLeg, b: MediaLeg): Promise<void> {
     return this.serial(async () => {
       this.assertOpen();
       if (a === b) throw new Error("cannot bridge a leg to itself");
-      for (const leg of [a, b])
-        if (leg.call !== this || leg.isClosed) throw new Error(`leg ${leg.id} is not an open leg of this call`);
+      for (const leg of [a, b]) if (leg.isClosed || leg.call.isClosed) throw new Error(`leg ${leg.id} is not open`);
       const codec = agreeCodec(a, b);
       await a.useCodec(codec);
       await b.useCodec(codec);
@@ -196,6 +199,25 @@ export class CallMedia extends EnhancedEventEmitter<CallMediaEvents> {
       if (!producer) throw new Error("the leg has no Producer");
       return LegListener.open(this.router, producer, codec);
     });
+  }
+
+  /**
+   * Makes another call's Producer consumable in this call's Router (mediasoup pipeToRouter, with
+   * a new id: both Routers may share a worker). Returns the id to consume here; once per Producer.
+   */
+  async pipeIn(producer: types.Producer, from: CallMedia): Promise<string> {
+    if (from === this) return producer.id;
+    const piped = this.pipedIn.get(producer.id);
+    if (piped) return piped;
+    const { pipeProducer } = await from.router.pipeToRouter({
+      producerId: producer.id,
+      router: this.router,
+      keepId: false,
+    });
+    if (!pipeProducer) throw new Error("pipeToRouter gave no Producer");
+    this.pipedIn.set(producer.id, pipeProducer.id);
+    pipeProducer.observer.once("close", () => this.pipedIn.delete(producer.id));
+    return pipeProducer.id;
   }
 
   /** Closes every leg and the Router; frees the shim ports. */
@@ -557,7 +579,7 @@ export class MediaLeg extends EnhancedEventEmitter<MediaLegEvents> {
       old.consumer?.close();
       old.consumer = null;
     }
-    await this.consume(peer.producer.id);
+    await this.consume(await this.call.pipeIn(peer.producer, peer.call));
     this.peer = peer;
     await this.applyMedia();
   }

@@ -4,7 +4,15 @@ import type { G711 } from "../../rtc/sdp.ts";
 import { g711Frames, RINGBACK_CADENCE, type ToneSegment, toneSamples } from "../../rtc/tones.ts";
 import { Dialog } from "../../sip/core/Dialog.ts";
 import { digestAuthorization } from "../../sip/core/digest.ts";
-import { parseCSeq, parseDigest, parseNameAddr, randomToken } from "../../sip/core/headers.ts";
+import {
+  parseCSeq,
+  parseDigest,
+  parseNameAddr,
+  parseReplaces,
+  type Replaces,
+  randomToken,
+  uriHeader,
+} from "../../sip/core/headers.ts";
 import { SipRequest, type SipResponse } from "../../sip/core/message.ts";
 import { createResponse, REASONS } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
@@ -123,6 +131,12 @@ export class Call extends EventEmitter<CallEvents> {
    * extension (null: that side is not an extension, the carrier).
    */
   planTransfer: ((number: string, byExtension: string | null) => TransferPlan) | null = null;
+  /** Call control's lookup of the call an attended transfer's Replaces names (by its Call-ID). */
+  findCall: ((callId: string) => Call | null) | null = null;
+  /** Media sessions of calls joined into this one (attended transfers): closed with it. */
+  private readonly joinedMedia: CallMediaSession[] = [];
+  /** This call's far end went to another call (attended transfer): its media is that call's now. */
+  private handedOver = false;
   private ringTimer: NodeJS.Timeout | undefined;
   private readonly toTag = randomToken();
   private readonly failures: number[] = [];
@@ -303,7 +317,7 @@ export class Call extends EventEmitter<CallEvents> {
    * A blind transfer (REFER, RFC 3515): the side that sent it leaves, the other side is connected
    * to the Refer-To number as if the transferor had dialled it. The transferor hears how it goes
    * by NOTIFY (message/sipfrag) and gets a BYE once the target answered; if the target does not
-   * answer, nothing changes. Attended transfer (Replaces) is not taken yet (501).
+   * answer, nothing changes. A Refer-To with Replaces is an attended transfer (attendedTransfer).
    */
   private async referred(tx: ServerTransaction): Promise<void> {
     const { request, peer } = tx;
@@ -314,11 +328,16 @@ export class Call extends EventEmitter<CallEvents> {
     const referTo = parseNameAddr(request.get("Refer-To") ?? "");
     const number = referTo?.uri.user;
     if (!transferor || !stays || !leaves) return tx.respond(createResponse(request, 481, undefined, peer));
+    if (this.transferring) return tx.respond(createResponse(request, 491, undefined, peer));
+    // Attended: the dialog named by Replaces says who; the URI is its far end's Contact (ours here).
+    const replacesText = referTo ? uriHeader(referTo.uri, "Replaces") : null;
+    if (replacesText !== null) {
+      const replaces = parseReplaces(replacesText);
+      if (!replaces) return tx.respond(createResponse(request, 400, "Bad Replaces in Refer-To", peer));
+      return this.attendedTransfer(tx, replaces, fromA);
+    }
     if (!referTo || !number || !/^[0-9*#+]{1,32}$/.test(number))
       return tx.respond(createResponse(request, 400, "Bad Refer-To", peer));
-    if (/replaces/i.test(referTo.uriText))
-      return tx.respond(createResponse(request, 501, "Attended Transfer Not Supported Yet", peer));
-    if (this.transferring) return tx.respond(createResponse(request, 491, undefined, peer));
     // The transferor's extension: the caller of an internal call, or the extension that answered.
     const byExtension = fromA
       ? this.origin.direction === "internal"
@@ -332,15 +351,7 @@ export class Call extends EventEmitter<CallEvents> {
     if ("status" in plan) return tx.respond(createResponse(request, plan.status, plan.reason, peer));
     tx.respond(createResponse(request, 202, "Accepted", peer));
     this.transferring = true;
-    const notify = (status: number, final: boolean) => {
-      const message = transferor.createRequest("NOTIFY");
-      message.append("Event", "refer");
-      message.append("Subscription-State", final ? "terminated;reason=noresource" : "active;expires=60");
-      message.append("Contact", `<${this.contactFor(transferor.peer)}>`);
-      message.append("Content-Type", "message/sipfrag;version=2.0");
-      message.body = Buffer.from(`SIP/2.0 ${status} ${REASONS[status] ?? ""}\r\n`);
-      this.endpoint.request(message, transferor.peer);
-    };
+    const notify = this.transferNotifier(transferor);
     notify(100, false);
     const result = await this.dialTransferTarget(plan.destinations);
     this.transferring = false;
@@ -358,18 +369,112 @@ export class Call extends EventEmitter<CallEvents> {
     notify(200, true);
     this.endpoint.request(transferor.createRequest("BYE"), transferor.peer);
     leaves.close();
-    if (fromA) {
-      this.aLeg = result.branch.leg;
-      this.aDialog = result.dialog;
-      this.aBranch = result.branch;
-    } else {
-      this.winner = result.branch;
-      this.bDialog = result.dialog;
-    }
-    this.answeredBy = result.branch.destination.label;
+    this.takeFarEnd(fromA, result.branch, result.dialog);
     // A browser that stays now hears another stream: tell it (re-INVITE), or it plays silence.
     const staying = fromA ? this.bDialog : this.aDialog;
     if (staying) this.refreshFarEnd(staying, stays);
+  }
+
+  /** The side the transferor was on is now `branch` (a transfer's target). */
+  private takeFarEnd(fromA: boolean, branch: Branch, dialog: Dialog): void {
+    if (fromA) {
+      this.aLeg = branch.leg;
+      this.aDialog = dialog;
+      this.aBranch = branch;
+    } else {
+      this.winner = branch;
+      this.bDialog = dialog;
+    }
+    this.answeredBy = branch.destination.label;
+  }
+
+  /** NOTIFYs of a REFER's progress (RFC 3515: message/sipfrag with the target's status line). */
+  private transferNotifier(transferor: Dialog): (status: number, final: boolean) => void {
+    return (status, final) => {
+      const message = transferor.createRequest("NOTIFY");
+      message.append("Event", "refer");
+      message.append("Subscription-State", final ? "terminated;reason=noresource" : "active;expires=60");
+      message.append("Contact", `<${this.contactFor(transferor.peer)}>`);
+      message.append("Content-Type", "message/sipfrag;version=2.0");
+      message.body = Buffer.from(`SIP/2.0 ${status} ${REASONS[status] ?? ""}\r\n`);
+      this.endpoint.request(message, transferor.peer);
+    };
+  }
+
+  /**
+   * An attended transfer (REFER whose Refer-To carries Replaces, RFC 3891): the transferor has a
+   * second call through this node (the consultation, which it placed) and asks us to join its far
+   * end to ours. Both calls' media are anchored here, so the node joins them itself: the side that
+   * stays here and the consultation's callee are bridged, the transferor gets BYE on both calls,
+   * and this call goes on with the callee in the transferor's place.
+   */
+  private async attendedTransfer(tx: ServerTransaction, replaces: Replaces, fromA: boolean): Promise<void> {
+    const { request, peer } = tx;
+    const transferor = fromA ? this.aDialog : this.bDialog;
+    const stays = fromA ? this.winner?.leg : this.aLeg;
+    const leaves = fromA ? this.aLeg : this.winner?.leg;
+    if (!transferor || !stays || !leaves) return tx.respond(createResponse(request, 481, undefined, peer));
+    tx.respond(createResponse(request, 202, "Accepted", peer));
+    const notify = this.transferNotifier(transferor);
+    const consultation = this.findCall?.(replaces.callId) ?? null;
+    const party = consultation && consultation !== this ? consultation.consultedParty(replaces, this.pbxId) : null;
+    // RFC 3891 §3: a Replaces that names no confirmed dialog of ours is 481.
+    if (!consultation || !party) return notify(481, true);
+    this.transferring = true;
+    notify(100, false);
+    try {
+      await this.media.bridge(stays, party.branch.leg);
+    } catch {
+      this.transferring = false;
+      await this.media.bridge(stays, leaves).catch(() => this.hangUp("both"));
+      return notify(488, true);
+    }
+    this.transferring = false;
+    if (this.state !== "answered" || consultation.state !== "answered") {
+      // One of the calls ended while they were being joined.
+      if (this.state === "answered") await this.media.bridge(stays, leaves).catch(() => this.hangUp("both"));
+      return notify(487, true);
+    }
+    this.joinedMedia.push(...consultation.handOver());
+    notify(200, true);
+    this.endpoint.request(transferor.createRequest("BYE"), transferor.peer);
+    leaves.close();
+    this.branches.push(party.branch);
+    this.takeFarEnd(fromA, party.branch, party.dialog);
+    this.emit("legs");
+    // Both far ends now hear a new stream: browsers need to be told (re-INVITE).
+    const staying = fromA ? this.bDialog : this.aDialog;
+    if (staying) this.refreshFarEnd(staying, stays);
+    this.refreshFarEnd(party.dialog, party.branch.leg);
+  }
+
+  /**
+   * The callee of this call, when `replaces` names our dialog with its caller (tags as the caller
+   * sees them: to-tag is ours) and the call is answered: what an attended transfer joins.
+   */
+  private consultedParty(replaces: Replaces, pbxId: string): { branch: Branch; dialog: Dialog } | null {
+    const dialog = this.aDialog;
+    if (this.state !== "answered" || pbxId !== this.pbxId || this.transferring || !dialog) return null;
+    if (
+      dialog.callId !== replaces.callId ||
+      dialog.localTag !== replaces.toTag ||
+      dialog.remoteTag !== replaces.fromTag
+    )
+      return null;
+    if (!this.winner || !this.bDialog) return null;
+    return { branch: this.winner, dialog: this.bDialog };
+  }
+
+  /**
+   * The caller (the transferor) leaves with a BYE; the callee and the media sessions now belong
+   * to the call that took them. This call ends, its record written, its media left open.
+   */
+  private handOver(): CallMediaSession[] {
+    this.handedOver = true;
+    if (this.aDialog) this.endpoint.request(this.aDialog.createRequest("BYE"), this.aDialog.peer);
+    this.aLeg.close();
+    this.end("answered");
+    return [this.media, ...this.joinedMedia];
   }
 
   /**
@@ -707,7 +812,7 @@ export class Call extends EventEmitter<CallEvents> {
       return { sent: packets.fromFarEnd, received: packets.toFarEnd };
     };
     const media: CallMediaCounts = { caller: counts(this.aLeg), callee: this.winner ? counts(this.winner.leg) : null };
-    this.media.close();
+    if (!this.handedOver) for (const session of [this.media, ...this.joinedMedia]) session.close();
     this.emit(
       "ended",
       {

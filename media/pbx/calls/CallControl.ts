@@ -209,6 +209,10 @@ export class CallControl {
     this.track(call);
     call.on("legs", () => this.index(call));
     call.planTransfer = (number, byExtension) => this.planTransfer(pbx, number, byExtension);
+    call.findCall = (callId) => {
+      const other = this.calls.get(callId);
+      return other instanceof Call ? other : null;
+    };
     call.on("ended", (record, media) => {
       this.logger.info(
         `call ${record.from} → ${record.to} ${record.disposition}; RTP caller ${media.caller.sent}↑ ${media.caller.received}↓` +
@@ -466,7 +470,8 @@ export class CallControl {
   private track(call: CarriedCall): void {
     this.index(call);
     call.once("ended", () => {
-      for (const id of call.callIds) this.calls.delete(id);
+      // A Call-ID another call took over (an attended transfer's callee) stays with that call.
+      for (const id of call.callIds) if (this.calls.get(id) === call) this.calls.delete(id);
     });
   }
 

@@ -33,7 +33,10 @@ export interface CallMediaSession {
    * `webrtc` for a browser we offer to (an offer says for itself).
    */
   createLeg(options: { remoteSdp: string | null; webrtc?: boolean }): Promise<MediaLeg>;
-  /** RTP flows both ways between the two legs (both must have their remote SDP). */
+  /**
+   * RTP flows both ways between the two legs (both must have their remote SDP). A leg may be
+   * another call's (an attended transfer joins two calls).
+   */
   bridge(a: MediaLeg, b: MediaLeg): Promise<void>;
   /** Plays audio the node makes (20 ms G.711 frames in the leg's codec) to an unbridged leg, until done or aborted. */
   play(leg: MediaLeg, frames: (codec: "PCMU" | "PCMA") => Buffer[], signal?: AbortSignal): Promise<void>;

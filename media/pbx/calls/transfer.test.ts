@@ -141,7 +141,7 @@ describe("blind transfer (REFER)", () => {
     await carol.unregisterAndClose("102", DOMAIN, PASSWORDS["102"] ?? "");
   });
 
-  it("a transfer to nobody registered is refused in the NOTIFY and the call goes on; Replaces gets 501", async () => {
+  it("a transfer to nobody registered is refused and the call goes on; so is a Replaces naming no call", async () => {
     const bob = await registered("101");
     const alice = await UdpPhone.open({ host: "127.0.0.1", port: gateway.gateway.transports.udp.local.port });
     phones.push(alice);
@@ -153,11 +153,18 @@ describe("blind transfer (REFER)", () => {
     const ok = await calling;
     await bob.nextRequestOf("ACK");
 
+    // An attended transfer naming a dialog the node does not have: accepted, then 481 (RFC 3891).
     const attended = bob.inDialogAsCallee(invite, bobTag, "REFER", 1);
     attended.append("Refer-To", `<sip:102@${DOMAIN}?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>`);
-    assert.equal((await finalResponse(bob, attended)).status, 501);
+    assert.equal((await finalResponse(bob, attended)).status, 202);
+    const unknown = await bob.nextRequestOf("NOTIFY");
+    assert.match(unknown.body.toString(), /^SIP\/2\.0 481 /);
+    bob.sendRaw(createResponse(unknown, 200).toBuffer());
+    const torn = bob.inDialogAsCallee(invite, bobTag, "REFER", 3);
+    torn.append("Refer-To", `<sip:102@${DOMAIN}?Replaces=abc%3Bto-tag%3D1>`);
+    assert.equal((await finalResponse(bob, torn)).status, 400);
     // 102 is not registered at all now: the dial plan has nobody to ring.
-    const nobody = bob.inDialogAsCallee(invite, bobTag, "REFER", 2);
+    const nobody = bob.inDialogAsCallee(invite, bobTag, "REFER", 4);
     nobody.append("Refer-To", `<sip:102@${DOMAIN}>`);
     assert.equal((await finalResponse(bob, nobody)).status, 480);
 
@@ -173,3 +180,95 @@ describe("blind transfer (REFER)", () => {
     bob.sendRaw(createResponse(bye, 200).toBuffer());
   });
 });
+
+describe("attended transfer (REFER with Replaces)", () => {
+  it("101 consults 102, then joins the caller to 102: both of 101's calls end, the caller talks to 102", async () => {
+    const bob = await registered("101");
+    const carol = await registered("102");
+    const alice = await UdpPhone.open({ host: "127.0.0.1", port: gateway.gateway.transports.udp.local.port });
+    phones.push(alice);
+    const [aliceRtp, bobRtp, bobConsultRtp, carolRtp] = await Promise.all([
+      rtpSocket(),
+      rtpSocket(),
+      rtpSocket(),
+      rtpSocket(),
+    ]);
+
+    // Alice calls Bob.
+    const calling = alice.call("100", DOMAIN, PASSWORDS["100"] ?? "", "101", aliceRtp.port);
+    const invite = await bob.nextRequestOf("INVITE");
+    const bobTag = bob.answerInvite(invite, bobRtp.port);
+    const ok = await calling;
+    assert.equal(ok.status, 200);
+    await bob.nextRequestOf("ACK");
+    const toNodeFromAlice = parseRemoteSdp(ok.body.toString("utf8")).port;
+
+    // Bob calls Carol (the consultation) while Alice waits.
+    const consulting = bob.call("101", DOMAIN, PASSWORDS["101"] ?? "", "102", bobConsultRtp.port);
+    const toCarol = await carol.nextRequestOf("INVITE");
+    const carolTag = carol.answerInvite(toCarol, carolRtp.port);
+    const consultOk = await consulting;
+    assert.equal(consultOk.status, 200);
+    await carol.nextRequestOf("ACK");
+    const records = gateway.ended.length;
+
+    // Bob's phone: REFER on Alice's call, Refer-To Carol with Replaces naming Bob's consultation
+    // dialog as the node sees it (to-tag: the node's, from-tag: Bob's).
+    const replaces = `${consultOk.callId};to-tag=${tagOf(consultOk.get("To"))};from-tag=${tagOf(consultOk.get("From"))}`;
+    const refer = bob.inDialogAsCallee(invite, bobTag, "REFER", 1);
+    refer.append("Refer-To", `<sip:102@${DOMAIN}?Replaces=${encodeURIComponent(replaces)}>`);
+    refer.append("Referred-By", `<sip:101@${DOMAIN}>`);
+    assert.equal((await finalResponse(bob, refer)).status, 202);
+    const trying = await bob.nextRequestOf("NOTIFY");
+    assert.match(trying.body.toString(), /^SIP\/2\.0 100 Trying/);
+    bob.sendRaw(createResponse(trying, 200).toBuffer());
+    const done = await bob.nextRequestOf("NOTIFY");
+    assert.match(done.body.toString(), /^SIP\/2\.0 200 OK/);
+    assert.match(done.get("Subscription-State") ?? "", /^terminated/);
+    bob.sendRaw(createResponse(done, 200).toBuffer());
+    // Both of Bob's calls get a BYE.
+    const byes = [await bob.nextRequestOf("BYE"), await bob.nextRequestOf("BYE")];
+    for (const bye of byes) bob.sendRaw(createResponse(bye, 200).toBuffer());
+    assert.deepEqual(new Set(byes.map((b) => b.callId)), new Set([invite.callId, consultOk.callId]));
+    // The consultation is over (its record written); Alice's call goes on.
+    assert.ok(await until(() => gateway.ended.length > records, 3000));
+    const consultation = gateway.ended.at(-1)?.record;
+    assert.equal(consultation?.from, "101");
+    assert.equal(consultation?.to, "102");
+    assert.equal(consultation?.disposition, "answered");
+    assert.equal(gateway.gateway.calls?.activeCalls, 1);
+
+    // Alice and Carol hear each other, Bob hears neither.
+    const toNodeFromCarol = parseRemoteSdp(toCarol.body.toString("utf8")).port;
+    const bobHeard = bobRtp.got() + bobConsultRtp.got();
+    for (let i = 0; i < 30; i++) {
+      aliceRtp.send(toNodeFromAlice);
+      carolRtp.send(toNodeFromCarol);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(
+      await until(() => carolRtp.got() >= 25 && aliceRtp.got() >= 25, 2000),
+      `carol ${carolRtp.got()}, alice ${aliceRtp.got()}`,
+    );
+    assert.ok(bobRtp.got() + bobConsultRtp.got() - bobHeard <= 2, "Bob hears nothing after the transfer");
+
+    // Carol hangs up (in her own dialog, now part of Alice's call): Alice gets the BYE.
+    const before = gateway.ended.length;
+    const carolBye = carol.inDialogAsCallee(toCarol, carolTag, "BYE", 1);
+    assert.equal((await finalResponse(carol, carolBye)).status, 200);
+    const aliceBye = await alice.nextRequestOf("BYE");
+    alice.sendRaw(createResponse(aliceBye, 200).toBuffer());
+    assert.ok(await until(() => gateway.ended.length > before, 3000));
+    const record = gateway.ended.at(-1)?.record;
+    assert.equal(record?.from, "100");
+    assert.equal(record?.disposition, "answered");
+    assert.match(record?.answeredBy ?? "", new RegExp(`127\\.0\\.0\\.1:${carol.port}`));
+    assert.ok(await until(() => (gateway.gateway.calls?.activeCalls ?? 0) === 0, 2000));
+    await bob.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
+    await carol.unregisterAndClose("102", DOMAIN, PASSWORDS["102"] ?? "");
+  });
+});
+
+function tagOf(header: string | undefined): string | null {
+  return /;\s*tag=([^;>\s]+)/i.exec(header ?? "")?.[1] ?? null;
+}

@@ -90,6 +90,43 @@ export function parseNameAddr(text: string): NameAddr | null {
   return { displayName: null, uri, uriText, params: parseParams(semi < 0 ? "" : value.slice(semi)) };
 }
 
+/** The dialog a Replaces header (RFC 3891) names; tags as seen by the UA that receives it. */
+export interface Replaces {
+  callId: string;
+  /** The receiving UA's own tag in that dialog. */
+  toTag: string;
+  /** The other party's tag in that dialog. */
+  fromTag: string;
+  earlyOnly: boolean;
+}
+
+/** `callid;to-tag=a;from-tag=b[;early-only]`; null without a Call-ID or either tag. */
+export function parseReplaces(text: string): Replaces | null {
+  const [callId, ...rest] = text.split(";");
+  const params = parseParams(rest.join(";"));
+  const toTag = params["to-tag"];
+  const fromTag = params["from-tag"];
+  if (!callId?.trim() || !toTag || !fromTag) return null;
+  return { callId: callId.trim(), toTag, fromTag, earlyOnly: "early-only" in params };
+}
+
+/**
+ * One header carried in a URI's `?name=value&…` part (RFC 3261 §19.1.1), percent-decoded: how a
+ * Refer-To carries Replaces. Null when absent or badly escaped.
+ */
+export function uriHeader(uri: SipUri, name: string): string | null {
+  for (const pair of uri.headers.replace(/^\?/, "").split("&")) {
+    const eq = pair.indexOf("=");
+    if (eq < 0 || pair.slice(0, eq).toLowerCase() !== name.toLowerCase()) continue;
+    try {
+      return decodeURIComponent(pair.slice(eq + 1));
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
 export interface Via {
   protocol: string;
   transport: string;

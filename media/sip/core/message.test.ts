@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, it } from "node:test";
-import { parseNameAddr, parseUri, parseVia } from "./headers.ts";
+import { parseNameAddr, parseReplaces, parseUri, parseVia, uriHeader } from "./headers.ts";
 import { parseMessage, SipParseError, SipRequest, SipResponse, splitList } from "./message.ts";
 
 const crlf = (lines: string[]) => Buffer.from(`${lines.join("\r\n")}\r\n\r\n`);
@@ -124,5 +124,24 @@ describe("header views", () => {
     assert.equal(parseUri("http://example.com"), null);
     assert.equal(parseUri("sip:a@b:99999"), null);
     assert.equal(parseUri("sip:a@bad host"), null);
+  });
+
+  it("reads the Replaces a Refer-To carries (attended transfer) and refuses one without both tags", () => {
+    const referTo = parseNameAddr(
+      "<sip:102@pbx.example.com?Replaces=abc%40host%3Bto-tag%3Dt1%3Bfrom-tag%3Df1&Require=replaces>",
+    );
+    assert.ok(referTo);
+    assert.equal(referTo.uri.user, "102");
+    const value = uriHeader(referTo.uri, "replaces");
+    assert.equal(value, "abc@host;to-tag=t1;from-tag=f1");
+    assert.deepEqual(parseReplaces(value ?? ""), { callId: "abc@host", toTag: "t1", fromTag: "f1", earlyOnly: false });
+    assert.equal(uriHeader(referTo.uri, "Require"), "replaces");
+    assert.equal(uriHeader(referTo.uri, "Subject"), null);
+    assert.equal(parseReplaces("abc@host;to-tag=t1"), null);
+    assert.equal(parseReplaces(";to-tag=t1;from-tag=f1"), null);
+    assert.equal(parseReplaces("x;to-tag=1;from-tag=2;early-only")?.earlyOnly, true);
+    const badEscape = parseNameAddr("<sip:102@h?Replaces=%E0%A4%A>");
+    assert.ok(badEscape);
+    assert.equal(uriHeader(badEscape.uri, "Replaces"), null);
   });
 });
