@@ -1,4 +1,4 @@
-import { digestHex } from "./password.ts";
+import { digestHex } from "../../shared/crypto/password.ts";
 
 /** RFC 7616 HA1 = H(username ":" realm ":" password), for both algorithms a phone may use. */
 export async function sipHa1(username: string, realm: string, password: string) {

@@ -7,7 +7,7 @@ import {
   type SoftphoneLink,
   type UserStatus,
 } from "../../shared/accounts/schema.ts";
-import { randomId, randomToken, sha256Hex } from "../crypto/password.ts";
+import { randomId, randomToken, sha256Hex } from "../../shared/crypto/password.ts";
 import type { Env } from "../env.ts";
 
 /**

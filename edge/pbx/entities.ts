@@ -10,7 +10,7 @@ import {
   SettingsInput,
 } from "../../shared/index.ts";
 import { generateSipPassword, sipHa1 } from "../crypto/digest.ts";
-import { hashPassword } from "../crypto/password.ts";
+import { hashPassword } from "../../shared/crypto/password.ts";
 import { type FieldError, zodFieldErrors } from "../http/problem.ts";
 
 /**

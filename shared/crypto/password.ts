@@ -1,4 +1,5 @@
 /**
+ * Shared by the edge (portal passwords, PINs) and the media node (voicemail PINs): WebCrypto only.
  * Password and secret hashing with WebCrypto. PBKDF2-SHA256 at 100,000 iterations:
  * the most the Workers runtime allows. Format: pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>.
  */
