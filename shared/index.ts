@@ -10,4 +10,5 @@ export * from "./config/schema.ts";
 export * from "./config/validate.ts";
 export * from "./dialplan/index.ts";
 export * from "./protocol/node-hub.ts";
+export * from "./protocol/recordings.ts";
 export * from "./runtime/forward-all.ts";
