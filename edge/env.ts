@@ -6,6 +6,8 @@ export interface Env {
   DIRECTORY: DurableObjectNamespace<DirectoryObject>;
   PBX: DurableObjectNamespace<PbxObject>;
   NODE_HUB: DurableObjectNamespace<NodeHubObject>;
+  /** Call recordings, keyed pbx/<pbx id>/<file name> (edge/recordings/store.ts). */
+  RECORDINGS: R2Bucket;
   SMTP_HOST: string;
   SMTP_PORT: string;
   SMTP_USER?: string;

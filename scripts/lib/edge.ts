@@ -16,7 +16,10 @@ export function offlineWranglerEnv(): void {
 
 export interface EdgeOptions {
   port?: number;
-  /** Folder for Durable Object state; SQLite files go under v3/do/ as with `wrangler dev --persist-to`. */
+  /**
+   * Folder for local state, laid out as with `wrangler dev --persist-to`: Durable Object SQLite
+   * files under v3/do/, the R2 bucket of call recordings under v3/r2/.
+   */
   persistDir?: string;
   /** Overrides of wrangler.toml [vars], e.g. SMTP_PORT. */
   vars?: Record<string, string>;
@@ -47,8 +50,10 @@ export async function startEdge(options: EdgeOptions = {}): Promise<RunningEdge>
   const outdir = await mkdtemp(join(tmpdir(), "edgepbx-edge-"));
   await bundle(outdir);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(resolve(ROOT, "wrangler.toml"));
-  const persist = resolve(options.persistDir ?? resolve(ROOT, "data/edge"), "v3/do");
-  await mkdir(persist, { recursive: true });
+  const persistRoot = options.persistDir ?? resolve(ROOT, "data/edge");
+  const persist = resolve(persistRoot, "v3/do");
+  const r2Persist = resolve(persistRoot, "v3/r2");
+  await Promise.all([mkdir(persist, { recursive: true }), mkdir(r2Persist, { recursive: true })]);
   const mf = new Miniflare({
     ...(workerOptions as object),
     name: "edgepbx",
@@ -57,6 +62,7 @@ export async function startEdge(options: EdgeOptions = {}): Promise<RunningEdge>
     modulesRoot: outdir,
     bindings: { ...workerOptions.bindings, MEDIA_NODE_TOKEN: devMediaNodeToken(), ...options.vars },
     durableObjectsPersist: persist,
+    r2Persist,
     host: "127.0.0.1",
     port: options.port ?? 8787,
   });
