@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env.ts";
-import { timingSafeEqualText } from "../crypto/password.ts";
 import { nodeHub } from "../env.ts";
 import { Problem, problems } from "../http/problem.ts";
+import { requireNodeToken } from "../middleware/node-token/index.ts";
 
 /**
  * Media nodes: `GET /api/nodes/connect?node=<id>` with `Authorization: Bearer <node token>`
@@ -10,10 +10,7 @@ import { Problem, problems } from "../http/problem.ts";
  */
 export const nodeRoutes = new Hono<AppEnv>();
 
-nodeRoutes.get("/connect", async (c) => {
-  const token = c.req.header("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? "";
-  if (!c.env.MEDIA_NODE_TOKEN || !timingSafeEqualText(token, c.env.MEDIA_NODE_TOKEN))
-    throw problems.unauthenticated("A media node must present its node token.");
+nodeRoutes.get("/connect", requireNodeToken(), async (c) => {
   const nodeId = c.req.query("node") ?? "";
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId))
     throw problems.badRequest("node must be 1 to 64 letters, digits, . _ or -");
