@@ -23,9 +23,10 @@ import {
 
 export type { PendingChange, VersionSummary };
 
-import { randomId } from "../crypto/password.ts";
+import { randomId } from "../../shared/crypto/password.ts";
 import { directory, type Env, nodeHub } from "../env.ts";
 import { type FieldError, toFieldPath, zodFieldErrors } from "../http/problem.ts";
+import { deleteRecordingFiles } from "../recordings/store.ts";
 import {
   convertAddons,
   convertEntity,
@@ -35,6 +36,7 @@ import {
   mergePatch,
   type Section,
 } from "./entities.ts";
+import { type RecordingFilter, type RecordingRow, RecordingsTable } from "./recordings.ts";
 
 /**
  * One PBX: its draft configuration, the numbered applied versions and the changeset engine
@@ -73,6 +75,7 @@ const DID_TAKEN = "is already routed by another PBX on this platform";
 
 export class PbxObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly recordings: RecordingsTable;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -96,6 +99,7 @@ export class PbxObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS forward_all (
         route_id TEXT PRIMARY KEY, destination TEXT NOT NULL, set_at TEXT NOT NULL, set_by TEXT NOT NULL);
     `);
+    this.recordings = new RecordingsTable(this.sql);
   }
 
   /** Creates the PBX with an empty configuration applied as version 1. Idempotent. */
@@ -620,8 +624,32 @@ export class PbxObject extends DurableObject<Env> {
       .map((r) => JSON.parse(r.record as string) as CallRecord);
   }
 
-  /** Deletes everything this PBX stored. */
+  // ---- call recordings (the files are in R2; see edge/routes/recordings.ts) ----
+
+  recording(id: string): RecordingRow | null {
+    return this.recordings.get(id);
+  }
+
+  /** Stores an upload's metadata (replacing an earlier upload's); false when the PBX does not exist. */
+  putRecording(row: RecordingRow): boolean {
+    if (!this.meta("pbx_id")) return false;
+    this.recordings.put(row);
+    return true;
+  }
+
+  listRecordings(filter: RecordingFilter): RecordingRow[] {
+    return this.recordings.list(filter);
+  }
+
+  /** Forgets a recording; answers its row so the caller deletes the file. */
+  deleteRecording(id: string): RecordingRow | null {
+    return this.recordings.delete(id);
+  }
+
+  /** Deletes everything this PBX stored, its call recordings' files included. */
   async destroy(): Promise<void> {
+    const pbxId = this.meta("pbx_id");
+    if (pbxId) await deleteRecordingFiles(this.env.RECORDINGS, pbxId);
     await this.ctx.storage.deleteAll();
   }
 
