@@ -6,19 +6,19 @@ import { sameOrigin } from "./middleware/same-origin/index.ts";
 import { openApiDocument } from "./openapi.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { meRoutes } from "./routes/me.ts";
+import { isRecordingUpload, nodeRecordingRoutes } from "./routes/node-recordings.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { pbxRoutes } from "./routes/pbxs.ts";
+import { recordingRoutes } from "./routes/recordings.ts";
 import { userRoutes } from "./routes/users.ts";
 
 export const app = new Hono<AppEnv>();
 
-app.use(
-  "/api/*",
-  bodyLimit({
-    maxSize: 1024 * 1024,
-    onError: () => new Problem(413, "too-large", "Body too large", "Send at most 1 MB.").toResponse(),
-  }),
-);
+const jsonBodyLimit = bodyLimit({
+  maxSize: 1024 * 1024,
+  onError: () => new Problem(413, "too-large", "Body too large", "Send at most 1 MB.").toResponse(),
+});
+app.use("/api/*", (c, next) => (isRecordingUpload(c.req.method, c.req.path) ? next() : jsonBodyLimit(c, next)));
 app.use("/api/*", sameOrigin());
 app.use("/api/*", async (c, next) => {
   await next();
@@ -31,7 +31,9 @@ app.get("/api/openapi.json", (c) => c.json(openApiDocument()));
 app.route("/api/auth", authRoutes);
 app.route("/api/me", meRoutes);
 app.route("/api/users", userRoutes);
+app.route("/api/pbxs", recordingRoutes);
 app.route("/api/pbxs", pbxRoutes);
+app.route("/api/nodes/recordings", nodeRecordingRoutes);
 app.route("/api/nodes", nodeRoutes);
 
 app.notFound(() => problems.notFound("That API path").toResponse());
