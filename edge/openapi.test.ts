@@ -28,6 +28,11 @@ describe("GET /api/openapi.json", () => {
       ["/api/pbxs/{pbx}/history", ["get"]],
       ["/api/pbxs/{pbx}/revert", ["post"]],
       ["/api/pbxs/{pbx}/addons", ["get", "put", "patch"]],
+      ["/api/pbxs/{pbx}/recordings", ["get"]],
+      ["/api/pbxs/{pbx}/recordings/{id}", ["get", "delete"]],
+      ["/api/pbxs/{pbx}/recordings/{id}/audio", ["get"]],
+      ["/api/nodes/recordings/{pbxId}", ["get"]],
+      ["/api/nodes/recordings/{pbxId}/{recordingId}", ["put", "get"]],
     ];
     for (const collection of [
       "extensions",
@@ -46,6 +51,9 @@ describe("GET /api/openapi.json", () => {
     for (const [path, methods] of required) {
       expect(Object.keys(res.body.paths[path] ?? {}), path).toEqual(expect.arrayContaining(methods));
     }
+    expect(Object.keys(res.body.components.schemas.RecordingUpload?.properties ?? {})).toEqual(
+      expect.arrayContaining(["callId", "startedAt", "durationMs", "encrypted", "contentType", "final"]),
+    );
     const config = res.body.components.schemas.PbxConfig;
     expect(Object.keys(config?.properties ?? {})).toEqual(
       expect.arrayContaining(["settings", "extensions", "callRoutes", "holidays", "addons", "blacklist"]),

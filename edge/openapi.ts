@@ -12,7 +12,17 @@ import {
   UserUpdate,
 } from "../shared/accounts/schema.ts";
 import { Addons, Settings } from "../shared/config/schema.ts";
-import { AddonsInput, COLLECTIONS, ForwardAllUpdate, PbxConfig, SettingsInput } from "../shared/index.ts";
+import {
+  AddonsInput,
+  COLLECTIONS,
+  ForwardAllUpdate,
+  MAX_RECORDING_BYTES,
+  PbxConfig,
+  RECORDING_UPLOAD_HEADERS,
+  RecordingSummary,
+  RecordingUpload,
+  SettingsInput,
+} from "../shared/index.ts";
 
 /** OpenAPI 3.1 for /api, with request and entity schemas generated from the shared zod schemas. */
 
@@ -41,6 +51,53 @@ const ifMatch = {
   schema: { type: "string" },
   description: "ETag from the last read; a stale one gets 409 and nothing is saved.",
 };
+
+const recordingQuery = [
+  {
+    name: "from",
+    in: "query",
+    schema: { type: "string" },
+    description: "Started at or after: a day (2026-04-27, UTC) or an ISO date and time",
+  },
+  {
+    name: "to",
+    in: "query",
+    schema: { type: "string" },
+    description: "Started before: a day (the whole day, UTC) or an ISO date and time (exclusive)",
+  },
+  { name: "q", in: "query", schema: { type: "string" }, description: "Part of the number at either end" },
+  { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000, default: 200 } },
+];
+const recordingFile = {
+  parameters: [
+    {
+      name: "Range",
+      in: "header",
+      required: false,
+      schema: { type: "string" },
+      description: "One byte range: bytes=a-b, bytes=a- or bytes=-n",
+    },
+    { name: "download", in: "query", schema: { type: "string", enum: ["1"] }, description: "As an attachment" },
+  ],
+};
+const recordingFileResponses = {
+  "200": {
+    description: "The file: audio/mpeg, or application/pkcs7-mime (CMS EnvelopedData, DER) when encrypted",
+    content: { "audio/mpeg": {}, "application/pkcs7-mime": {} },
+  },
+  "206": { description: "The range asked for, with Content-Range" },
+  "416": problem("No such bytes in the file (Content-Range: bytes */size)"),
+};
+const nodeOnly = { security: [{ nodeToken: [] }] };
+const recordingUploadHeaderParams = Object.entries(RECORDING_UPLOAD_HEADERS)
+  .filter(([, header]) => header !== "content-type")
+  .map(([field, header]) => ({
+    name: header,
+    in: "header",
+    required: true,
+    schema: { type: "string" },
+    description: field,
+  }));
 
 function op(tag: string, summary: string, responses: Record<string, unknown>, extra: Operation = {}): Operation {
   return { tags: [tag], summary, responses: { ...responses, ...errors }, ...extra };
@@ -230,6 +287,78 @@ export function openApiDocument(): unknown {
         { requestBody: body("ForwardAllUpdate") },
       ),
     },
+    "/api/pbxs/{pbx}/recordings": {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op(
+        "Call Recordings",
+        "Call recordings, newest first, by date and number",
+        { "200": ok("{ recordings: RecordingSummary[] }"), "422": problem("A filter that is not a date or a number") },
+        { parameters: recordingQuery },
+      ),
+    },
+    "/api/pbxs/{pbx}/recordings/{id}": {
+      parameters: [pbxParam, idParam] as unknown as Operation,
+      get: op("Call Recordings", "One recording", { "200": ok("{ recording: RecordingSummary }") }),
+      delete: op("Call Recordings", "Delete a recording and its file (Administrator, Client User)", {
+        "204": ok("Deleted"),
+      }),
+    },
+    "/api/pbxs/{pbx}/recordings/{id}/audio": {
+      parameters: [pbxParam, idParam] as unknown as Operation,
+      get: op(
+        "Call Recordings",
+        "Play or download the recording (Range supported)",
+        recordingFileResponses,
+        recordingFile,
+      ),
+    },
+    "/api/nodes/recordings/{pbxId}": {
+      parameters: [{ name: "pbxId", in: "path", required: true, schema: { type: "string" } }] as unknown as Operation,
+      get: op(
+        "Media nodes",
+        "A PBX's recordings, for the node's FTP server (node token)",
+        { "200": ok("{ recordings: RecordingSummary[] }") },
+        { parameters: recordingQuery, ...nodeOnly },
+      ),
+    },
+    "/api/nodes/recordings/{pbxId}/{recordingId}": {
+      parameters: [
+        { name: "pbxId", in: "path", required: true, schema: { type: "string" } },
+        {
+          name: "recordingId",
+          in: "path",
+          required: true,
+          schema: { type: "string", pattern: "^[A-Za-z0-9_-]{8,64}$" },
+        },
+      ] as unknown as Operation,
+      put: op(
+        "Media nodes",
+        `Upload a recording (node token): the file as the body with Content-Length (at most ${MAX_RECORDING_BYTES} bytes), RecordingUpload in the headers; again while the call goes on (final: false), the last upload wins`,
+        {
+          "200": ok("Replaced an earlier upload"),
+          "201": ok("Stored"),
+          "400": problem("Bad recording id or metadata; errors[] names each field"),
+          "409": problem("The recording is final, or its id belongs to another call"),
+          "411": problem("No Content-Length"),
+          "413": problem("Larger than the cap"),
+        },
+        {
+          parameters: recordingUploadHeaderParams,
+          requestBody: {
+            required: true,
+            content: {
+              "audio/mpeg": { schema: { type: "string", format: "binary" } },
+              "application/pkcs7-mime": { schema: { type: "string", format: "binary" } },
+            },
+          },
+          ...nodeOnly,
+        },
+      ),
+      get: op("Media nodes", "A recording's file (node token; Range supported)", recordingFileResponses, {
+        ...recordingFile,
+        ...nodeOnly,
+      }),
+    },
     "/api/nodes/connect": {
       get: op("Media nodes", "WebSocket for media nodes (Bearer node token, ?node=id)", {
         "101": ok("Switching protocols"),
@@ -274,6 +403,8 @@ export function openApiDocument(): unknown {
     PbxCreate: schema(PbxCreate),
     ContactDetails: schema(ContactDetails),
     ForwardAllUpdate: schema(ForwardAllUpdate),
+    RecordingUpload: schema(RecordingUpload),
+    RecordingSummary: schema(RecordingSummary),
     Problem: {
       type: "object",
       required: ["type", "title", "status"],
@@ -339,6 +470,7 @@ export function openApiDocument(): unknown {
       securitySchemes: {
         session: { type: "apiKey", in: "cookie", name: "edgepbx_session" },
         bearer: { type: "http", scheme: "bearer" },
+        nodeToken: { type: "http", scheme: "bearer", description: "MEDIA_NODE_TOKEN: media nodes only" },
       },
     },
     security: [{ session: [] }, { bearer: [] }],
