@@ -7,6 +7,9 @@ import { SipGateway } from "./pbx/SipGateway.ts";
 import type { TrunkSettings } from "./pbx/trunk.ts";
 import { MediaEngine, type PortRange } from "./rtc/MediaEngine.ts";
 import { PromptSet } from "./voice/PromptSet.ts";
+import { Voicemail } from "./voicemail/Voicemail.ts";
+import { type MailSettings, VoicemailMailer } from "./voicemail/VoicemailMailer.ts";
+import { VoicemailStore } from "./voicemail/VoicemailStore.ts";
 
 export interface MediaNodeOptions {
   /** The edge's base URL, e.g. http://127.0.0.1:8787. */
@@ -19,6 +22,8 @@ export interface MediaNodeOptions {
   sip: { host: string; udpPort: number; tcpPort: number; wsPort: number };
   media: { ip: string; rtpPorts: PortRange; workers: number };
   trunk?: TrunkSettings | null;
+  /** The relay voicemail is emailed through; none: messages stay in their boxes only. */
+  mail?: MailSettings | null;
   logger?: Logger;
 }
 
@@ -51,6 +56,11 @@ export class MediaNode {
     });
     let link: EdgeLink | null = null;
     const forwardAll = new ForwardAllState();
+    const voicemail = new Voicemail(
+      new VoicemailStore(join(options.stateDir, "voicemail")),
+      options.mail ? new VoicemailMailer(options.mail) : null,
+      new ConsoleLogger("voicemail"),
+    );
     const gateway = await SipGateway.start({
       ...options.sip,
       directory,
@@ -58,6 +68,7 @@ export class MediaNode {
       forwardAll,
       trunk: options.trunk ?? null,
       prompts,
+      voicemail,
       onCallRecord: (pbx, record) => link?.reportCall(pbx, record),
       logger: new ConsoleLogger("calls"),
     });

@@ -1,4 +1,5 @@
 import type { TrunkSettings } from "./pbx/trunk.ts";
+import type { MailSettings } from "./voicemail/VoicemailMailer.ts";
 
 /** The media node's settings, from the environment, with the defaults `npm start` uses. */
 export interface MediaNodeSettings {
@@ -10,6 +11,8 @@ export interface MediaNodeSettings {
   media: { ip: string; rtpPorts: { min: number; max: number }; workers: number };
   /** The carrier trunk; calls from its address are inbound calls to DIDs. Null: no trunk. */
   trunk: TrunkSettings | null;
+  /** Where voicemail is emailed from (SMTP_HOST, SMTP_PORT, MAIL_FROM; the edge's relay by default). */
+  mail: MailSettings;
 }
 
 export function settingsFromEnv(
@@ -29,6 +32,11 @@ export function settingsFromEnv(
     token,
     stateDir: env.MEDIA_STATE_DIR ?? defaults.stateDir,
     trunk: env.TRUNK_HOST ? trunkFromEnv(env, env.TRUNK_HOST, port("TRUNK_PORT", 5060)) : null,
+    mail: {
+      host: env.SMTP_HOST ?? "127.0.0.1",
+      port: port("SMTP_PORT", 2525),
+      from: env.MAIL_FROM ?? "EdgePBX Voicemail <voicemail@edgepbx.local>",
+    },
     media: {
       ip: env.MEDIA_IP ?? env.SIP_HOST ?? "127.0.0.1",
       rtpPorts: { min: port("RTP_PORT_MIN", 20000), max: port("RTP_PORT_MAX", 29999) },

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { Addons, type CallRoute, type Extension, Settings } from "../../shared/config/schema.ts";
+import { hashPassword } from "../../shared/crypto/password.ts";
 import {
   AddonsInput,
   allocateDialCode,
@@ -10,7 +11,6 @@ import {
   SettingsInput,
 } from "../../shared/index.ts";
 import { generateSipPassword, sipHa1 } from "../crypto/digest.ts";
-import { hashPassword } from "../../shared/crypto/password.ts";
 import { type FieldError, zodFieldErrors } from "../http/problem.ts";
 
 /**

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { LoginInput, RecoverInput, RegisterInput, ResetInput } from "../../shared/accounts/schema.ts";
-import type { AppEnv } from "../app-env.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "../../shared/crypto/password.ts";
+import type { AppEnv } from "../app-env.ts";
 import { attemptKey } from "../directory/DirectoryObject.ts";
 import { directory } from "../env.ts";
 import { Problem, parseBody, problems } from "../http/problem.ts";

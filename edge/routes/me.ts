@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { MeUpdate, type SoftphoneSettings } from "../../shared/accounts/schema.ts";
-import type { AppEnv } from "../app-env.ts";
 import { hashPassword, verifyPassword } from "../../shared/crypto/password.ts";
+import type { AppEnv } from "../app-env.ts";
 import { directory, pbxObject } from "../env.ts";
 import { Problem, parseBody, problems } from "../http/problem.ts";
 import { requireAuth } from "../middleware/auth/index.ts";

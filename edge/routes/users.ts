@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import { type SoftphoneLink, TokenCreate, UserCreate, UserUpdate } from "../../shared/accounts/schema.ts";
-import type { AppEnv } from "../app-env.ts";
 import { hashPassword } from "../../shared/crypto/password.ts";
+import type { AppEnv } from "../app-env.ts";
 import type { UserRecord } from "../directory/DirectoryObject.ts";
 import { directory, pbxObject } from "../env.ts";
 import { Problem, parseBody, problems } from "../http/problem.ts";

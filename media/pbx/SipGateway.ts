@@ -11,10 +11,12 @@ import type { Transport } from "../sip/platform/transport.ts";
 import { UdpTransport } from "../sip/platform/UdpTransport.ts";
 import { WsTransport } from "../sip/platform/WsTransport.ts";
 import type { PromptSet } from "../voice/PromptSet.ts";
+import type { Voicemail } from "../voicemail/Voicemail.ts";
 import type { CallMediaCounts } from "./calls/Call.ts";
 import { CallControl } from "./calls/CallControl.ts";
 import type { MediaPlane } from "./calls/media.ts";
 import { ForwardAllState } from "./ForwardAllState.ts";
+import { MessageWaiting } from "./MessageWaiting.ts";
 import type { PbxDirectory } from "./PbxDirectory.ts";
 import { Registrar } from "./Registrar.ts";
 import type { TrunkSettings } from "./trunk.ts";
@@ -31,6 +33,10 @@ export interface SipGatewayOptions {
   forwardAll?: ForwardAllState;
   /** The node's spoken prompts; without them, routes that must ask the caller something refuse calls. */
   prompts?: PromptSet | null;
+  /** Personal voicemail; without it, calls nobody answers fail as they would without a box. */
+  voicemail?: Voicemail | null;
+  /** How long extensions ring before voicemail answers (tests shorten it). */
+  ringTimeoutMs?: number;
   logger?: Logger;
   /** 0 picks a free port (tests). */
   udpPort: number;
@@ -75,10 +81,15 @@ export class SipGateway extends EventEmitter {
           options.onCallRecord ?? (() => {}),
           options.logger ?? new ConsoleLogger("calls"),
           options.forwardAll ?? new ForwardAllState(),
-          options.trunk ?? null,
-          options.prompts ?? null,
+          {
+            trunk: options.trunk ?? null,
+            prompts: options.prompts ?? null,
+            voicemail: options.voicemail ?? null,
+            ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}),
+          },
         )
       : null;
+    if (options.voicemail) new MessageWaiting(endpoint, registrar, options.directory, options.voicemail);
     return new SipGateway(endpoint, registrar, calls, { udp, tcp, ws });
   }
 

@@ -11,8 +11,19 @@ export const PROMPT_TEXTS = {
   "pin-wrong": "That PIN is not correct.",
   goodbye: "Goodbye.",
   "holiday-closed": "We are closed today. Please call again on our next business day.",
-  "leave-message": "Please leave a message after the tone. Hang up when you are done.",
+  "leave-message": "Please leave a message after the tone.",
   "conference-full": "This conference is full. Please try again later.",
+  "message-saved": "Your message has been saved. Goodbye.",
+  "voicemail-menu": "Press 1 to hear your messages, 3 to record your greeting, 5 to change your PIN, or star to end.",
+  "message-options": "Press 7 to delete this message, 9 to keep it, or 5 to hear it again.",
+  "message-deleted": "Message deleted.",
+  "no-more-messages": "You have no more messages.",
+  "record-greeting": "Record your greeting after the tone, then press the hash key.",
+  "greeting-saved": "Your greeting has been saved.",
+  "new-pin": "Please enter your new PIN of 4 to 12 digits, followed by the hash key.",
+  "new-pin-again": "Please enter the new PIN again, followed by the hash key.",
+  "pin-changed": "Your PIN has been changed.",
+  "pin-unchanged": "The PINs did not match or were too short. Your PIN is unchanged.",
 } as const;
 
 export type PromptId = keyof typeof PROMPT_TEXTS;

@@ -9,6 +9,8 @@ export interface ReceivedMail {
   subject: string;
   text: string;
   receivedAt: string;
+  /** Attachments (voicemail audio); left out of the HTTP inbox's JSON. */
+  attachments: { filename: string; contentType: string; content: Buffer }[];
 }
 
 /**
@@ -36,6 +38,11 @@ export class MailSink {
               subject: parsed.subject ?? "",
               text: parsed.text ?? "",
               receivedAt: new Date().toISOString(),
+              attachments: parsed.attachments.map((a) => ({
+                filename: a.filename ?? "",
+                contentType: a.contentType,
+                content: a.content,
+              })),
             });
             callback();
           })
@@ -48,7 +55,7 @@ export class MailSink {
     this.inbox = createServer((req, res) => {
       if (req.method === "DELETE") this.messages.length = 0;
       res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify(this.messages));
+      res.end(JSON.stringify(this.messages.map(({ attachments: _a, ...mail }) => mail)));
     });
     const inbox = this.inbox;
     await new Promise<void>((resolve) => inbox.listen(inboxPort, "127.0.0.1", resolve));

@@ -1,8 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { type AccountPower, rolePowers, type ServiceAction } from "../../../shared/accounts/schema.ts";
-import type { AppEnv } from "../../app-env.ts";
 import { timingSafeEqualText } from "../../../shared/crypto/password.ts";
+import type { AppEnv } from "../../app-env.ts";
 import type { ServiceRecord } from "../../directory/DirectoryObject.ts";
 import { directory } from "../../env.ts";
 import { Problem, problems } from "../../http/problem.ts";

@@ -37,6 +37,13 @@ interface CallEvents {
   legs: [];
 }
 
+/** The node answering a caller nobody answered: `run` gets the caller's leg until `signal` aborts. */
+export interface UnansweredHandler {
+  /** The call record's answeredBy ("voicemail:101"). */
+  label: string;
+  run(leg: MediaLeg, media: CallMediaSession, signal: AbortSignal): Promise<void>;
+}
+
 /** Where a transfer goes: the first stage of the dial plan for the number, or why not. */
 export type TransferPlan = { destinations: Destination[] } | { status: number; reason: string };
 
@@ -131,6 +138,13 @@ export class Call extends EventEmitter<CallEvents> {
    * extension (null: that side is not an extension, the carrier).
    */
   planTransfer: ((number: string, byExtension: string | null) => TransferPlan) | null = null;
+  /**
+   * What answers the caller when nobody does (busy, no answer, nobody registered): the node
+   * itself, e.g. the extension's voicemail. Null: the caller hears the failure.
+   */
+  unanswered: UnansweredHandler | null = null;
+  /** Aborted when the call ends, for the node's own audio on the caller's leg. */
+  private readonly ending = new AbortController();
   /** Call control's lookup of the call an attended transfer's Replaces names (by its Call-ID). */
   findCall: ((callId: string) => Call | null) | null = null;
   /** Media sessions of calls joined into this one (attended transfers): closed with it. */
@@ -664,6 +678,10 @@ export class Call extends EventEmitter<CallEvents> {
   /** Every stage is done: busy wins over everything else, as a person would expect. */
   private giveUp(): void {
     if (this.state !== "ringing") return;
+    if (this.unanswered) {
+      void this.answerUnanswered(this.unanswered);
+      return;
+    }
     const busy = this.failures.includes(486) || this.failures.includes(600);
     const declined = this.failures.length > 0 && this.failures.every((s) => s === 603);
     const final = busy ? 486 : declined ? 603 : 480;
@@ -671,6 +689,22 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.preAnswered && this.aDialog) this.endpoint.request(this.aDialog.createRequest("BYE"), this.aDialog.peer);
     else this.invite.respond(createResponse(this.invite.request, final, reason, this.invite.peer, this.toTag));
     this.end(busy ? "busy" : declined ? "rejected" : "no answer");
+  }
+
+  /** The node answers the caller itself (voicemail), then hangs up unless the caller did. */
+  private async answerUnanswered(handler: UnansweredHandler): Promise<void> {
+    this.unanswered = null;
+    this.ringback?.abort();
+    if (!this.preAnswered) this.sendAnswer();
+    this.preAnswered = true;
+    this.answeredAt = new Date().toISOString();
+    this.answeredBy = handler.label;
+    try {
+      await handler.run(this.aLeg, this.media, this.ending.signal);
+    } catch {
+      // The caller hung up (the media closed) or the service failed: either way the call ends.
+    }
+    if (this.state === "ringing") this.hangUp("a");
   }
 
   /** The caller gave up before anyone answered. */
@@ -796,6 +830,7 @@ export class Call extends EventEmitter<CallEvents> {
   private end(disposition: Disposition): void {
     if (this.state === "ended") return;
     this.state = "ended";
+    this.ending.abort();
     this.answer?.stop();
     this.ringback?.abort();
     for (const pending of this.reinvites.values()) pending.ok?.stop();

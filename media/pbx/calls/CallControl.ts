@@ -10,6 +10,7 @@ import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
 import type { PromptSet } from "../../voice/PromptSet.ts";
+import type { Voicemail } from "../../voicemail/Voicemail.ts";
 import { authenticateExtension } from "../authenticate.ts";
 import { ConferenceRoom } from "../conference/ConferenceRoom.ts";
 import type { ForwardAllState } from "../ForwardAllState.ts";
@@ -24,10 +25,25 @@ import {
   RING_TIMEOUT_MS,
   type RingStage,
   type TransferPlan,
+  type UnansweredHandler,
 } from "./Call.ts";
 import { ConferenceCall } from "./ConferenceCall.ts";
 import { FeatureCall } from "./FeatureCall.ts";
 import type { CallMediaSession, MediaPlane } from "./media.ts";
+import { recordMessage } from "./recordMessage.ts";
+import { VoicemailCall } from "./VoicemailCall.ts";
+
+/** What call control can offer beyond ringing phones; each is optional. */
+export interface CallServices {
+  /** The carrier: calls from its address are inbound to DIDs; external numbers go to it. */
+  trunk?: TrunkSettings | null;
+  /** The node's prompts, for routes that ask the caller something. */
+  prompts?: PromptSet | null;
+  /** Personal voicemail: boxes, messages, mail. */
+  voicemail?: Voicemail | null;
+  /** How long an extension rings before its voicemail answers (default RING_TIMEOUT_MS). */
+  ringTimeoutMs?: number;
+}
 
 /** A caller as the far ends we ring see it. */
 interface CallerIdentity {
@@ -44,6 +60,10 @@ export class CallControl {
   private readonly calls = new Map<string, CarriedCall>();
   /** Conference rooms in progress, by PBX and room id. */
   private readonly rooms = new Map<string, ConferenceRoom>();
+  private readonly trunk: TrunkSettings | null;
+  private readonly prompts: PromptSet | null;
+  private readonly voicemail: Voicemail | null;
+  private readonly ringTimeoutMs: number;
 
   constructor(
     private readonly endpoint: SipEndpoint,
@@ -55,11 +75,12 @@ export class CallControl {
     private readonly logger: Logger,
     /** Call Forward All destinations (set by dial code, kept by the edge). */
     private readonly forwardAll: ForwardAllState,
-    /** The carrier: calls from its address are inbound to DIDs; external numbers go to it. */
-    private readonly trunk: TrunkSettings | null = null,
-    /** The node's prompts, for routes that ask the caller a passcode. */
-    private readonly prompts: PromptSet | null = null,
+    services: CallServices = {},
   ) {
+    this.trunk = services.trunk ?? null;
+    this.prompts = services.prompts ?? null;
+    this.voicemail = services.voicemail ?? null;
+    this.ringTimeoutMs = services.ringTimeoutMs ?? RING_TIMEOUT_MS;
     endpoint.on("ack", (request) => this.callFor(request)?.acknowledged(request));
     endpoint.on("cancel", (invite) => this.calls.get(invite.request.callId)?.cancelled());
     // A late 2xx from a branch (after we sent CANCEL) must still be acknowledged and hung up.
@@ -181,7 +202,12 @@ export class CallControl {
       reply(480, "Temporarily Unavailable (announcements are not available)");
       return;
     }
+    if (decision.type === "voicemailAccess") {
+      await this.voicemailAccess(tx, pbx, decision.box);
+      return;
+    }
     const ringing = announcement ? announcement.next : decision;
+    const unanswered = this.voicemailFor(pbx, ringing, caller);
     let stages: RingStage[];
     try {
       stages = ringing.type === "hangup" ? [] : this.plan(pbx, ringing, caller);
@@ -189,7 +215,7 @@ export class CallControl {
       reply(...(error as PlanError).response);
       return;
     }
-    if (stages.length === 0 && !announcement) {
+    if (stages.length === 0 && !announcement && !unanswered) {
       reply(480, "Temporarily Unavailable (not registered)");
       return;
     }
@@ -207,6 +233,7 @@ export class CallControl {
       origin,
     );
     this.track(call);
+    call.unanswered = unanswered;
     call.on("legs", () => this.index(call));
     call.planTransfer = (number, byExtension) => this.planTransfer(pbx, number, byExtension);
     call.findCall = (callId) => {
@@ -292,7 +319,7 @@ export class CallControl {
     const devices = (numbers: string[]) => numbers.flatMap((n) => this.devicesOf(pbx, n, caller));
     switch (decision.type) {
       case "ringExtensions":
-        return [{ destinations: devices(decision.extensions), timeoutMs: RING_TIMEOUT_MS }];
+        return [{ destinations: devices(decision.extensions), timeoutMs: this.ringTimeoutMs }];
       case "ringGroup": {
         const timeoutMs = decision.ringSeconds * 1000;
         const members: RingStage[] =
@@ -307,13 +334,76 @@ export class CallControl {
         }
         return [...members, ...after].filter((stage) => stage.destinations.length > 0);
       }
+      case "voicemail":
+        // Nobody rings: the call's unanswered handler (the box) answers at once.
+        if (!this.voicemail || !this.prompts) throw new PlanError(480, "Temporarily Unavailable (no voicemail)");
+        return [];
       case "external": {
         if (!this.trunk) throw new PlanError(503, "Service Unavailable (no carrier trunk)");
-        return [{ destinations: [this.toCarrier(decision)], timeoutMs: RING_TIMEOUT_MS }];
+        return [{ destinations: [this.toCarrier(decision)], timeoutMs: this.ringTimeoutMs }];
       }
       default:
         throw new PlanError(480, `Temporarily Unavailable (${decision.type} is not available yet)`);
     }
+  }
+
+  /**
+   * The voicemail box that answers when nobody does: an extension dialled directly (its own box,
+   * never a ring group member's), a route to a box, or a ring group whose no-answer step is one.
+   */
+  private voicemailFor(pbx: PbxEntry, decision: CallDecision, caller: CallerIdentity): UnansweredHandler | null {
+    const number =
+      decision.type === "ringExtensions"
+        ? decision.voicemailBox
+        : decision.type === "voicemail"
+          ? decision.box
+          : decision.type === "ringGroup" && decision.noAnswer.type === "voicemail"
+            ? decision.noAnswer.box
+            : decision.type === "ringGroup" && decision.noAnswer.type === "ringExtensions"
+              ? decision.noAnswer.voicemailBox
+              : null;
+    const box = number === null ? undefined : pbx.config.extensions.find((e) => e.number === number);
+    const voicemail = this.voicemail;
+    const prompts = this.prompts;
+    if (!box?.voicemail.enabled || !voicemail || !prompts) return null;
+    const where = { pbxId: pbx.pbxId, timezone: pbx.config.settings.timezone };
+    return {
+      label: `voicemail:${box.number}`,
+      run: async (leg, media, signal) => {
+        const greeting =
+          (await voicemail.store.greeting(pbx.pbxId, box.number)) ?? (await standardGreeting(prompts, box.number));
+        const { audio, endedBy } = await recordMessage({ media, leg, prompt: greeting, signal });
+        // Under a second is a hang-up at the beep, not a message.
+        if (audio.length >= 8000)
+          await voicemail.deposit(where, box, { number: caller.number, name: caller.name || null }, audio);
+        if (endedBy !== "hangup")
+          await media.play(leg, (codec) => g711Frames(prompts.get("message-saved"), codec), signal).catch(() => {});
+      },
+    };
+  }
+
+  /** 777: the caller's own box, after its PIN. */
+  private async voicemailAccess(tx: ServerTransaction, pbx: PbxEntry, number: string): Promise<void> {
+    const box = pbx.config.extensions.find((e) => e.number === number);
+    if (!box || !this.voicemail || !this.prompts) {
+      tx.respond(createResponse(tx.request, 480, "Temporarily Unavailable (no voicemail)", tx.peer));
+      return;
+    }
+    const answered = await this.openMedia(tx, pbx.pbxId);
+    if (!answered) return;
+    const call = new VoicemailCall(
+      this.endpoint,
+      tx,
+      answered.leg,
+      answered.session,
+      { pbxId: pbx.pbxId, timezone: pbx.config.settings.timezone },
+      (p) => this.contactFor(p),
+      box,
+      this.voicemail,
+      this.prompts,
+    );
+    this.track(call);
+    await call.run();
   }
 
   /** Every registered device of an extension. */
@@ -506,8 +596,18 @@ interface CallerMedia {
   leg: Awaited<ReturnType<CallMediaSession["createLeg"]>>;
 }
 
-/** Whatever the node carries for a caller: a two-party call, a feature code, a conference seat. */
-type CarriedCall = Call | FeatureCall | ConferenceCall;
+/** Whatever the node carries for a caller: a two-party call, a feature code, a conference seat, voicemail. */
+type CarriedCall = Call | FeatureCall | ConferenceCall | VoicemailCall;
+
+/** "Extension 101 is not available", then the standard invitation to leave a message. */
+async function standardGreeting(prompts: PromptSet, box: string): Promise<Int16Array> {
+  const intro = await prompts.speech(`Extension ${box.split("").join(" ")} is not available.`);
+  const invitation = prompts.get("leave-message");
+  const greeting = new Int16Array(intro.length + invitation.length);
+  greeting.set(intro);
+  greeting.set(invitation, intro.length);
+  return greeting;
+}
 
 /** A decision the node cannot ring: the SIP status and reason to refuse it with. */
 class PlanError extends Error {

@@ -17,7 +17,8 @@ export async function askCode(options: {
   media: CallMediaSession;
   leg: MediaLeg;
   prompts: PromptSet;
-  code: string;
+  /** The code, or a check of what was entered (a voicemail PIN kept as a hash). */
+  code: string | ((entered: string) => Promise<boolean>);
   /** What the caller is asked, and told after a wrong code. */
   ask: PromptId;
   wrong: PromptId;
@@ -39,7 +40,8 @@ export async function askCode(options: {
     for (let attempt = 1; attempt <= CODE_TRIES; attempt++) {
       await say(attempt === 1 ? [options.ask] : [options.wrong, options.ask]);
       const entered = await keys.collect({ maxDigits: 32, timeoutMs: options.keyTimeoutMs ?? KEY_TIMEOUT_MS });
-      if (entered === options.code) return true;
+      const code = options.code;
+      if (entered !== null && (typeof code === "string" ? entered === code : await code(entered))) return true;
     }
     await say(["goodbye"], false);
     return false;
