@@ -265,6 +265,12 @@ export function openApiDocument(): unknown {
         "422": problem("A filter that is not a date"),
       }),
     },
+    "/api/pbxs/{pbx}/conference-rooms/live": {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op("Calls", "Who is in each conference room now (caller, joinedAt), as the media nodes report it", {
+        "200": ok("Rooms in progress by room id"),
+      }),
+    },
     "/api/pbxs/{pbx}/forward-all": {
       parameters: [pbxParam] as unknown as Operation,
       get: op("Call Forward All", "Each call route's dial code and where it forwards now", {

@@ -70,6 +70,7 @@ export class MediaNode {
       prompts,
       voicemail,
       onCallRecord: (pbx, record) => link?.reportCall(pbx, record),
+      onConference: (pbx, room, participants) => link?.reportConference(pbx, room, participants),
       logger: new ConsoleLogger("calls"),
     });
     link = new EdgeLink({

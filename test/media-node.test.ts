@@ -161,6 +161,35 @@ test("a routing change applied in the portal routes the next call anew; the call
   await desk.unregisterAndClose("102", domain, passwords["102"] ?? "");
 });
 
+test("the portal sees who is in a conference room while a phone is in it", async () => {
+  const admin = await PortalClient.register(edge.url, "rooms");
+  const { pbx } = await admin.expect<{ pbx: { id: string } }>(201, "POST", "/api/pbxs", { name: "Meeting Office" });
+  const base = `/api/pbxs/${pbx.id}`;
+  await admin.expect(201, "POST", `${base}/extensions`, { number: "100", name: "Alice", sipPassword: "room-pass-100" });
+  const room = await admin.expect<{ id: string }>(201, "POST", `${base}/conference-rooms`, {
+    name: "Weekly",
+    number: "800",
+  });
+  const { version } = await admin.expect<{ version: number }>(201, "POST", `${base}/apply`);
+  await eventually("version live on the node", async () => node.directory.get(pbx.id)?.version === version);
+  const domain = node.directory.get(pbx.id)?.config.settings.sipDomain ?? "";
+  const phone = await UdpPhone.open({ host: "127.0.0.1", port: node.gateway.transports.udp.local.port });
+  const live = async () =>
+    (await admin.expect<{ rooms: Record<string, { caller: string }[]> }>(200, "GET", `${base}/conference-rooms/live`))
+      .rooms;
+  assert.deepEqual(await live(), {});
+  const ok = await phone.call("100", domain, "room-pass-100", "800", await freePort());
+  assert.equal(ok.status, 200, "the room answers");
+  const seated = await eventually("100 listed in the room", async () => {
+    const rooms = await live();
+    return rooms[room.id]?.[0]?.caller === "100" ? rooms : undefined;
+  });
+  assert.equal(seated[room.id]?.length, 1);
+  phone.send(phone.inDialog(ok, "BYE", 10));
+  await eventually("the room empty again", async () => Object.keys(await live()).length === 0);
+  phone.close();
+});
+
 test("a PBX deleted in the portal stops being served", async () => {
   const admin = await PortalClient.register(edge.url, "deleter");
   const { pbx } = await admin.expect<{ pbx: { id: string } }>(201, "POST", "/api/pbxs", { name: "Short lived" });

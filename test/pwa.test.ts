@@ -870,6 +870,9 @@ test("Ring Groups, Conference Rooms and Announcements from the homepage tiles; S
       await page.goto(`${edge.url}/#${path}`);
       await page.getByRole("heading", { name: heading }).first().waitFor();
       await page.waitForLoadState("networkidle");
+      // The rooms list says who is in each room now (the media nodes' report; nobody here).
+      if (name === "28-conference-rooms") await page.getByText(/Room 700 Board room/).waitFor();
+      if (name === "28-conference-rooms") await page.getByText(/nobody in the room/).first().waitFor();
       await shot(page, name);
     }
   } catch (error) {

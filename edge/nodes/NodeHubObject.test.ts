@@ -162,6 +162,31 @@ describe("media node hub", () => {
     node.close();
   });
 
+  it("shows who is in each conference room as nodes report it, and forgets a node's rooms when it drops", async () => {
+    const admin = await ApiClient.registered("rooms");
+    const pbx = await admin.createPbx("Rooms");
+    const live = async () =>
+      (await admin.get<{ rooms: Record<string, unknown[]> }>(`/api/pbxs/${pbx}/conference-rooms/live`)).body.rooms;
+    expect(await live()).toEqual({});
+    const node = await NodeSocket.connect("media-conf");
+    const alice = { caller: "100", joinedAt: "2026-12-04T09:00:00.000Z" };
+    const carrier = { caller: "+61299990000", joinedAt: "2026-12-04T09:01:00.000Z" };
+    node.send({ type: "conference", pbx, room: "conf_sales001", participants: [alice] });
+    node.send({ type: "conference", pbx, room: "conf_sales001", participants: [alice, carrier] });
+    node.send({ type: "conference", pbx, room: "conf_board001", participants: [carrier] });
+    node.send({ type: "conference", pbx, room: "conf_board001", participants: [] });
+    node.send({ type: "conference", pbx, room: "conf_x", participants: [{ caller: "" }] });
+    expect((await node.next((m) => m.type === "error")).message).toMatch(/invalid conference frame/);
+    expect(await live()).toEqual({ conf_sales001: [alice, carrier] });
+    // Another tenant sees nothing of it.
+    expect(
+      (await (await ApiClient.registered("nosy-rooms")).get(`/api/pbxs/${pbx}/conference-rooms/live`)).status,
+    ).toBe(404);
+    // The node drops: its rooms go with it.
+    node.close();
+    await expect.poll(live, { timeout: 5000 }).toEqual({});
+  });
+
   it("keeps Call Forward All set by a phone's dial code, shows it in the portal and tells every node", async () => {
     const admin = await ApiClient.registered("forward");
     const pbx = await admin.createPbx("Forwarding");

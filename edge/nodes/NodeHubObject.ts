@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import {
+  type ConferenceParticipant,
   type ForwardAllTable,
   type HubMessage,
   MAX_NODE_FRAME,
@@ -16,6 +17,7 @@ import { directory, type Env, pbxObject } from "../env.ts";
  * Wire protocol (JSON text frames; types and schemas in shared/protocol/node-hub.ts):
  *   node → hub  {"type":"hello","have":{"<pbx>":<version>}}   {"type":"ack","pbx":"…","version":n}   {"type":"ping"}
  *               {"type":"call","pbx":"…","record":{…CallRecord}}   {"type":"forwardAll","pbx":"…","route":"…","destination":"…"|null}
+ *               {"type":"conference","pbx":"…","room":"…","participants":[{"caller":"…","joinedAt":"…"}]}
  *   hub → node  {"type":"config","pbx":"…","version":n,"config":{…}}   {"type":"remove","pbx":"…"}
  *               {"type":"forwardAll","pbx":"…","table":{"<route>":"<destination>"}}
  *               {"type":"synced","pbxs":n}   {"type":"pong"}   {"type":"error","message":"…"}
@@ -27,6 +29,18 @@ export interface NodeAttachment {
 }
 
 export class NodeHubObject extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Who is in each conference room, per node that hosts it: live state, dropped with the node.
+    ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS conference (
+        node_id TEXT NOT NULL, pbx TEXT NOT NULL, room TEXT NOT NULL, participants TEXT NOT NULL,
+        PRIMARY KEY (node_id, pbx, room)
+      );
+      CREATE INDEX IF NOT EXISTS conference_pbx ON conference(pbx);
+    `);
+  }
+
   override async fetch(request: Request): Promise<Response> {
     const nodeId = request.headers.get("x-node-id");
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !nodeId)
@@ -46,6 +60,8 @@ export class NodeHubObject extends DurableObject<Env> {
       case "ping":
         return send(ws, { type: "pong" });
       case "hello": {
+        // A node (re)connecting reports its rooms again after synced; what it said before is gone.
+        this.forgetConferences(nodeId);
         const ids = await directory(this.env).listAllServiceIds();
         for (const pbx of ids) {
           const applied = await pbxObject(this.env, pbx).getAppliedForNode();
@@ -70,6 +86,23 @@ export class NodeHubObject extends DurableObject<Env> {
         if (!result.ok) send(ws, { type: "error", message: `forwardAll of ${parsed.pbx}: ${result.reason}` });
         return;
       }
+      case "conference":
+        if (parsed.participants.length === 0)
+          this.ctx.storage.sql.exec(
+            "DELETE FROM conference WHERE node_id = ? AND pbx = ? AND room = ?",
+            nodeId,
+            parsed.pbx,
+            parsed.room,
+          );
+        else
+          this.ctx.storage.sql.exec(
+            "INSERT OR REPLACE INTO conference (node_id, pbx, room, participants) VALUES (?, ?, ?, ?)",
+            nodeId,
+            parsed.pbx,
+            parsed.room,
+            JSON.stringify(parsed.participants),
+          );
+        return;
       case "call":
         // Only PBXs that exist keep records; the PBX checks that itself.
         await pbxObject(this.env, parsed.pbx).recordCall(nodeId, parsed.record);
@@ -78,6 +111,9 @@ export class NodeHubObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    // Its calls are gone with it (or will be back with it, and it reports them again).
+    const { nodeId } = ws.deserializeAttachment() as NodeAttachment;
+    if (!this.ctx.getWebSockets(nodeId).some((other) => other !== ws)) this.forgetConferences(nodeId);
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
     } catch {
@@ -100,6 +136,21 @@ export class NodeHubObject extends DurableObject<Env> {
   /** Tells every node a PBX is gone. */
   remove(pbx: string): void {
     for (const ws of this.ctx.getWebSockets()) send(ws, { type: "remove", pbx });
+  }
+
+  /** Who is in each of a PBX's conference rooms now, by room id (rooms nobody is in are absent). */
+  conferenceParticipants(pbx: string): Record<string, ConferenceParticipant[]> {
+    const rooms: Record<string, ConferenceParticipant[]> = {};
+    for (const row of this.ctx.storage.sql.exec<{ room: string; participants: string }>(
+      "SELECT room, participants FROM conference WHERE pbx = ? ORDER BY node_id",
+      pbx,
+    ))
+      rooms[row.room] = [...(rooms[row.room] ?? []), ...(JSON.parse(row.participants) as ConferenceParticipant[])];
+    return rooms;
+  }
+
+  private forgetConferences(nodeId: string): void {
+    this.ctx.storage.sql.exec("DELETE FROM conference WHERE node_id = ?", nodeId);
   }
 
   /** The nodes connected now. */
@@ -129,7 +180,7 @@ export function parseNodeMessage(raw: string | ArrayBuffer): NodeMessage | { err
   const parsed = NodeMessage.safeParse(data);
   if (parsed.success) return parsed.data;
   const type = (data as { type?: unknown } | null)?.type;
-  if (typeof type === "string" && ["hello", "ack", "ping", "call", "forwardAll"].includes(type))
+  if (typeof type === "string" && ["hello", "ack", "ping", "call", "forwardAll", "conference"].includes(type))
     return {
       error: `invalid ${type} frame: ${parsed.error.issues.map((i) => i.path.join(".") || "(frame)").join(", ")}`,
     };

@@ -170,6 +170,13 @@ pbxRoutes.get("/:pbx/calls", async (c) => {
   return c.json({ calls });
 });
 
+// ---- Conference rooms in progress: who is in each room now, as the media nodes report it ----
+
+pbxRoutes.get("/:pbx/conference-rooms/live", async (c) => {
+  const service = await requireService(c, c.req.param("pbx"), "view");
+  return c.json({ rooms: await nodeHub(c.env).conferenceParticipants(service.id) });
+});
+
 // ---- Call Forward All: runtime state a phone sets by dial code; the portal shows and sets it too ----
 
 pbxRoutes.get("/:pbx/forward-all", async (c) => {

@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import type { CallRecord, ForwardAllTable, PbxConfig } from "../../shared/index.ts";
+import type { CallRecord, ConferenceParticipant, ForwardAllTable, PbxConfig } from "../../shared/index.ts";
 import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
 import { ConsoleLogger, type Logger } from "../common/Logger.ts";
 import { ConfigStore } from "./ConfigStore.ts";
@@ -85,6 +85,8 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
   private readonly acksInFlight = new Set<string>();
   /** Forward-all changes the edge has not heard yet, by "pbx route" (the latest wins). */
   private readonly unsentForwards = new Map<string, Extract<NodeMessage, { type: "forwardAll" }>>();
+  /** Each open conference room's participants, sent again after every reconnect (the edge forgets a node that drops). */
+  private readonly conferences = new Map<string, Extract<NodeMessage, { type: "conference" }>>();
 
   constructor(options: EdgeLinkOptions) {
     super();
@@ -142,6 +144,14 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
       if (!error && this.unsentForwards.get(`${pbx} ${route}`) === message)
         this.unsentForwards.delete(`${pbx} ${route}`);
     });
+  }
+
+  /** Tells the edge who is in a conference room now (an empty list: the room closed). */
+  reportConference(pbx: string, room: string, participants: ConferenceParticipant[]): void {
+    const message = { type: "conference" as const, pbx, room, participants };
+    if (participants.length > 0) this.conferences.set(`${pbx} ${room}`, message);
+    else this.conferences.delete(`${pbx} ${room}`);
+    this.send(message);
   }
 
   /** Closes the connection, stops reconnecting and waits for the store to be on disk. */
@@ -277,6 +287,7 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
         this.logger.debug(`synced (${message.pbxs} PBXs on the edge)`);
         for (const pending of [...this.unsentForwards.values()])
           this.reportForwardAll(pending.pbx, pending.route, pending.destination);
+        for (const room of this.conferences.values()) this.send(room);
         // Versions that went live while the edge could not hear it (before a crash or a drop).
         for (const { pbx, version, acked } of this.store.entries())
           if (!acked && this.live.get(pbx) === version && !this.acksInFlight.has(`${pbx}@${version}`))

@@ -13,7 +13,7 @@ import { WsTransport } from "../sip/platform/WsTransport.ts";
 import type { PromptSet } from "../voice/PromptSet.ts";
 import type { Voicemail } from "../voicemail/Voicemail.ts";
 import type { CallMediaCounts } from "./calls/Call.ts";
-import { CallControl } from "./calls/CallControl.ts";
+import { CallControl, type CallServices } from "./calls/CallControl.ts";
 import type { MediaPlane } from "./calls/media.ts";
 import { ForwardAllState } from "./ForwardAllState.ts";
 import { MessageWaiting } from "./MessageWaiting.ts";
@@ -37,6 +37,8 @@ export interface SipGatewayOptions {
   voicemail?: Voicemail | null;
   /** How long extensions ring before voicemail answers (tests shorten it). */
   ringTimeoutMs?: number;
+  /** Who is in a conference room, after each join or leave. */
+  onConference?: CallServices["onConference"];
   logger?: Logger;
   /** 0 picks a free port (tests). */
   udpPort: number;
@@ -86,6 +88,7 @@ export class SipGateway extends EventEmitter {
             prompts: options.prompts ?? null,
             voicemail: options.voicemail ?? null,
             ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}),
+            ...(options.onConference ? { onConference: options.onConference } : {}),
           },
         )
       : null;

@@ -29,6 +29,14 @@ export type CallRecord = z.infer<typeof CallRecord>;
 const PbxId = z.string().min(1).max(64);
 const RouteId = z.string().min(1).max(64);
 
+/** Who is in a conference room now, as the node that hosts it reports it (the portal shows it). */
+export const ConferenceParticipant = z.object({
+  /** The caller's number as presented ("anonymous" when withheld). */
+  caller: z.string().min(1).max(64),
+  joinedAt: z.iso.datetime(),
+});
+export type ConferenceParticipant = z.infer<typeof ConferenceParticipant>;
+
 export const NodeMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("hello"), have: z.record(z.string().max(64), z.number().int()).default({}) }),
   z.object({ type: z.literal("ack"), pbx: PbxId, version: z.number().int().positive() }),
@@ -40,6 +48,13 @@ export const NodeMessage = z.discriminatedUnion("type", [
     pbx: PbxId,
     route: RouteId,
     destination: ForwardDestination.nullable(),
+  }),
+  /** A room's participants after someone joined or left (empty: the room closed). */
+  z.object({
+    type: z.literal("conference"),
+    pbx: PbxId,
+    room: z.string().min(1).max(64),
+    participants: z.array(ConferenceParticipant).max(500),
   }),
 ]);
 export type NodeMessage = z.infer<typeof NodeMessage>;

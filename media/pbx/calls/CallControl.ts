@@ -1,4 +1,4 @@
-import type { CallRecord } from "../../../shared/index.ts";
+import type { CallRecord, ConferenceParticipant } from "../../../shared/index.ts";
 import { type CallDecision, decideCall, type RuntimeState } from "../../../shared/index.ts";
 import type { Logger } from "../../common/Logger.ts";
 import { g711Frames } from "../../rtc/tones.ts";
@@ -43,6 +43,8 @@ export interface CallServices {
   voicemail?: Voicemail | null;
   /** How long an extension rings before its voicemail answers (default RING_TIMEOUT_MS). */
   ringTimeoutMs?: number;
+  /** Someone joined or left a conference room (the portal shows who is in it). */
+  onConference?: (pbxId: string, roomId: string, participants: ConferenceParticipant[]) => void;
 }
 
 /** A caller as the far ends we ring see it. */
@@ -64,6 +66,7 @@ export class CallControl {
   private readonly prompts: PromptSet | null;
   private readonly voicemail: Voicemail | null;
   private readonly ringTimeoutMs: number;
+  private readonly onConference: NonNullable<CallServices["onConference"]>;
 
   constructor(
     private readonly endpoint: SipEndpoint,
@@ -81,6 +84,7 @@ export class CallControl {
     this.prompts = services.prompts ?? null;
     this.voicemail = services.voicemail ?? null;
     this.ringTimeoutMs = services.ringTimeoutMs ?? RING_TIMEOUT_MS;
+    this.onConference = services.onConference ?? (() => {});
     endpoint.on("ack", (request) => this.callFor(request)?.acknowledged(request));
     endpoint.on("cancel", (invite) => this.calls.get(invite.request.callId)?.cancelled());
     // A late 2xx from a branch (after we sent CANCEL) must still be acknowledged and hung up.
@@ -489,6 +493,7 @@ export class CallControl {
     if (!answered) return;
     if (!room) {
       const opened = new ConferenceRoom(decision.name, decision.maxParticipants);
+      opened.on("changed", (participants) => this.onConference(pbx.pbxId, decision.roomId, participants));
       opened.once("empty", () => {
         if (this.rooms.get(key) === opened) this.rooms.delete(key);
       });
@@ -522,8 +527,8 @@ export class CallControl {
   }
 
   /** Who is in each conference room of a PBX now (for the portal). */
-  conferenceParticipants(pbxId: string): Record<string, string[]> {
-    const rooms: Record<string, string[]> = {};
+  conferenceParticipants(pbxId: string): Record<string, ConferenceParticipant[]> {
+    const rooms: Record<string, ConferenceParticipant[]> = {};
     for (const [key, room] of this.rooms)
       if (key.startsWith(`${pbxId}/`)) rooms[key.slice(pbxId.length + 1)] = room.participants;
     return rooms;

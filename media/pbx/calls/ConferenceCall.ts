@@ -61,7 +61,10 @@ export class ConferenceCall extends NodeCall<ConferenceCallEvents> {
       }
       if (this.ended) return;
       const [listener, speaker] = await Promise.all([this.media.listen(this.leg), this.media.speak(this.leg)]);
-      if (this.ended || !this.room.join({ id: this.invite.request.callId, listener, speaker })) {
+      if (
+        this.ended ||
+        !this.room.join({ id: this.invite.request.callId, caller: this.call.from, listener, speaker })
+      ) {
         listener.close();
         speaker.close();
         if (!this.ended && options.prompts) {

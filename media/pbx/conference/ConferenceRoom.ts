@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { ConferenceParticipant } from "../../../shared/index.ts";
 import { encodeG711, JOIN_TONE, LEAVE_TONE, toneSamples } from "../../rtc/tones.ts";
 import { ConferenceMixer } from "../../voice/ConferenceMixer.ts";
 
@@ -7,12 +8,16 @@ const TICK_MS = 20;
 /** One participant's ears and mouth as the room sees them (the node hears them, speaks to them). */
 export interface ConferenceSeat {
   id: string;
+  /** The caller's number, for the portal's view of the room. */
+  caller: string;
   /** Emits `frame`: 20 ms of what the participant says. */
   listener: EventEmitter & { close(): void };
   speaker: { codec: "PCMU" | "PCMA"; send(payload: Buffer): void; close(): void };
 }
 
 interface ConferenceRoomEvents {
+  /** Someone joined or left: who is in the room now. */
+  changed: [participants: ConferenceParticipant[]];
   /** The last participant left: the room is gone. */
   empty: [];
 }
@@ -25,6 +30,7 @@ interface ConferenceRoomEvents {
 export class ConferenceRoom extends EventEmitter<ConferenceRoomEvents> {
   private readonly mixer = new ConferenceMixer();
   private readonly seats = new Map<string, ConferenceSeat>();
+  private readonly joinedAt = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private started = 0;
   private ticks = 0;
@@ -38,8 +44,11 @@ export class ConferenceRoom extends EventEmitter<ConferenceRoomEvents> {
     super();
   }
 
-  get participants(): string[] {
-    return [...this.seats.keys()];
+  get participants(): ConferenceParticipant[] {
+    return [...this.seats.values()].map((seat) => ({
+      caller: seat.caller,
+      joinedAt: this.joinedAt.get(seat.id) ?? "",
+    }));
   }
 
   get isFull(): boolean {
@@ -50,6 +59,7 @@ export class ConferenceRoom extends EventEmitter<ConferenceRoomEvents> {
   join(seat: ConferenceSeat): boolean {
     if (this.isFull) return false;
     this.seats.set(seat.id, seat);
+    this.joinedAt.set(seat.id, new Date().toISOString());
     seat.listener.on("frame", (frame: Int16Array) => this.mixer.hear(seat.id, frame));
     this.mixer.join(seat.id, (mix) => seat.speaker.send(encodeG711(mix, seat.speaker.codec)));
     this.mixer.play(ConferenceRoom.joinTone);
@@ -58,6 +68,7 @@ export class ConferenceRoom extends EventEmitter<ConferenceRoomEvents> {
       this.ticks = 0;
       this.schedule();
     }
+    this.emit("changed", this.participants);
     return true;
   }
 
@@ -65,9 +76,11 @@ export class ConferenceRoom extends EventEmitter<ConferenceRoomEvents> {
     const seat = this.seats.get(id);
     if (!seat) return;
     this.seats.delete(id);
+    this.joinedAt.delete(id);
     this.mixer.leave(id);
     seat.listener.close();
     seat.speaker.close();
+    this.emit("changed", this.participants);
     if (this.seats.size > 0) {
       this.mixer.play(ConferenceRoom.leaveTone);
       return;

@@ -1,5 +1,8 @@
+import { useEffect, useState } from "preact/hooks";
 import type { FinalActivity } from "../../../shared/config/activity.ts";
 import type { Announcement, ConferenceRoom, RingGroup } from "../../../shared/config/schema.ts";
+import type { ConferenceParticipant } from "../../../shared/protocol/node-hub.ts";
+import { api } from "../lib/api.ts";
 import { ActivityFields, describeActivity, numberOrText, orNull } from "../lib/entity.tsx";
 import { CheckList, SelectField, TextField, useForm } from "../lib/forms.tsx";
 import { href } from "../lib/router.ts";
@@ -140,19 +143,54 @@ export function ConferenceRooms({ params }: Params) {
             Reach a room through a call route (Activity Type: Conference (Basic)) or a virtual extension. Each caller
             from outside counts toward your PBX's channels.
           </p>
-          <RowList
-            empty="No conference rooms yet."
-            rows={config.conferenceRooms.map((r) => ({
-              key: r.id,
-              to: `/pbx/${id}/conference-rooms/${r.id}`,
-              title: `Room ${r.number} ${r.name}`,
-              meta: `${r.pin ? "PIN" : "no PIN"} · up to ${r.maxParticipants} people · view/edit`,
-            }))}
-          />
+          <RoomList pbxId={id} rooms={config.conferenceRooms} />
         </>
       )}
     </ListScreen>
   );
+}
+
+/** How often the list asks who is in the rooms while it is open. */
+const LIVE_REFRESH_MS = 5000;
+
+/** The rooms, each with who is in it now (as the media nodes report it; refreshed while shown). */
+function RoomList({ pbxId, rooms }: { pbxId: string; rooms: ConferenceRoom[] }) {
+  const [live, setLive] = useState<Record<string, ConferenceParticipant[]> | null>(null);
+  useEffect(() => {
+    let stopped = false;
+    const refresh = () =>
+      api<{ rooms: Record<string, ConferenceParticipant[]> }>("GET", `/pbxs/${pbxId}/conference-rooms/live`).then(
+        (result) => !stopped && setLive(result.data.rooms),
+        () => !stopped && setLive(null),
+      );
+    void refresh();
+    const timer = setInterval(refresh, LIVE_REFRESH_MS);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [pbxId]);
+  const inRoom = (room: ConferenceRoom) => {
+    if (live === null) return "";
+    const people = live[room.id] ?? [];
+    if (people.length === 0) return " · nobody in the room";
+    return ` · in the room now: ${people.map((p) => `${p.caller} (since ${time(p.joinedAt)})`).join(", ")}`;
+  };
+  return (
+    <RowList
+      empty="No conference rooms yet."
+      rows={rooms.map((r) => ({
+        key: r.id,
+        to: `/pbx/${pbxId}/conference-rooms/${r.id}`,
+        title: `Room ${r.number} ${r.name}`,
+        meta: `${r.pin ? "PIN" : "no PIN"} · up to ${r.maxParticipants} people${inRoom(r)} · view/edit`,
+      }))}
+    />
+  );
+}
+
+function time(iso: string): string {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
 export function ConferenceRoomEdit({ params }: Params) {
