@@ -11,6 +11,16 @@ import {
 import type { SoftphoneSettings } from "../../../shared/accounts/schema.ts";
 import { ApiError, api } from "../lib/api.ts";
 import { type CallLogEntry, store } from "../lib/store.ts";
+import {
+  applySpeaker,
+  applySpeakerToContext,
+  deviceState,
+  listDevices,
+  microphoneConstraints,
+  rememberMicrophone,
+  rememberSpeaker,
+  subscribeDevices,
+} from "./devices.ts";
 
 /**
  * The portal's softphone: SIP.js over WebSocket to the media node, registered as the extension
@@ -40,6 +50,8 @@ export interface ActiveCall {
   audioBlocked: boolean;
   /** A blind transfer (REFER) of this call, with what its NOTIFYs said so far. */
   transfer: CallTransfer | null;
+  /** The microphone the call sends (its sender track's label), once it has one. */
+  microphone: string | null;
 }
 
 export interface CallTransfer {
@@ -57,11 +69,26 @@ export interface PhoneState {
   call: ActiveCall | null;
   /** Why the last call ended, shown until the next one. */
   lastEnded: string | null;
+  /**
+   * The voicemail box's message-waiting indication (RFC 3842 message-summary), once the media node
+   * has voicemail to tell about (issue #6). null: not known; nothing sets it yet.
+   */
+  messagesWaiting: { new: number; old: number } | null;
 }
 
-const media = { constraints: { audio: true, video: false } };
+/** Media for a new call: the chosen microphone (devices.ts), no video. */
+function newCallMedia(): Web.SessionDescriptionHandlerOptions {
+  return { constraints: { audio: microphoneConstraints(), video: false } };
+}
 
-let state: PhoneState = { settings: null, registration: "off", problem: null, call: null, lastEnded: null };
+let state: PhoneState = {
+  settings: null,
+  registration: "off",
+  problem: null,
+  call: null,
+  lastEnded: null,
+  messagesWaiting: null,
+};
 const listeners = new Set<(s: PhoneState) => void>();
 let ua: UserAgent | null = null;
 let registerer: Registerer | null = null;
@@ -70,6 +97,13 @@ let audio: HTMLAudioElement | null = null;
 let retry: ReturnType<typeof setTimeout> | null = null;
 let retryDelay = 1000;
 let ringer: { stop(): void } | null = null;
+/**
+ * The media options the current call was set up with. Its re-INVITEs (hold, resume) pass the same,
+ * so SIP.js keeps the track it has (which may be one we switched to) instead of asking again.
+ */
+let callMedia: Web.SessionDescriptionHandlerOptions = newCallMedia();
+/** The microphone ("" default) the current call's track was taken from. */
+let callMicrophone = "";
 
 function set(next: Partial<PhoneState>): void {
   state = { ...state, ...next };
@@ -100,6 +134,7 @@ function audioElement(): HTMLAudioElement {
     audio.autoplay = true;
     audio.id = "phone-remote-audio";
     document.body.append(audio);
+    void applySpeaker(audio);
   }
   return audio;
 }
@@ -165,6 +200,7 @@ async function start(): Promise<void> {
     return;
   }
   set({ settings });
+  void listDevices();
   ua = new UserAgent({
     uri: UserAgent.makeURI(`sip:${settings.extension}@${settings.domain}`),
     displayName: settings.displayName,
@@ -272,6 +308,7 @@ function newCall(direction: ActiveCall["direction"], remote: string, remoteName:
     lastKeyStatus: null,
     audioBlocked: false,
     transfer: null,
+    microphone: null,
   };
 }
 
@@ -281,8 +318,10 @@ function follow(s: Session): void {
     if (session !== s) return;
     if (next === SessionState.Established) {
       stopRinging();
-      setCall({ phase: "active", answeredAt: Date.now() });
+      setCall({ phase: "active", answeredAt: Date.now(), microphone: senderTrack(s)?.label ?? null });
       playRemote(s);
+      // The call's getUserMedia lets the browser name its devices: list them for the picker.
+      void listDevices();
     } else if (next === SessionState.Terminated) {
       stopRinging();
       const call = state.call;
@@ -304,14 +343,15 @@ function follow(s: Session): void {
   });
 }
 
-/** Dials a number (an extension, a speed dial, an outside number). */
-export async function dial(number: string): Promise<void> {
+/** Dials a number (an extension, a speed dial, an outside number, a feature code); `name` for the screen. */
+export async function dial(number: string, name: string | null = null): Promise<void> {
   if (!ua || state.call) return;
   const target = UserAgent.makeURI(`sip:${number}@${state.settings?.domain ?? ""}`);
   if (!target) return;
   unlockAudio();
-  const inviter = new Inviter(ua, target, { sessionDescriptionHandlerOptions: media });
-  set({ call: newCall("outgoing", number, null), lastEnded: null });
+  startMedia();
+  const inviter = new Inviter(ua, target, { sessionDescriptionHandlerOptions: callMedia });
+  set({ call: newCall("outgoing", number, name), lastEnded: null });
   follow(inviter);
   await inviter
     .invite({
@@ -345,7 +385,8 @@ export async function answer(): Promise<void> {
   if (!s || state.call?.phase !== "incoming") return;
   unlockAudio();
   stopRinging();
-  await (s as Invitation).accept({ sessionDescriptionHandlerOptions: media }).catch((error: Error) => {
+  startMedia();
+  await (s as Invitation).accept({ sessionDescriptionHandlerOptions: callMedia }).catch((error: Error) => {
     set({ lastEnded: `Could not answer: ${error.message}` });
   });
 }
@@ -370,7 +411,7 @@ export function setMuted(muted: boolean): void {
 function reinvite(s: Session, held: boolean): Promise<number> {
   return new Promise<number>((resolve) => {
     s.invite({
-      sessionDescriptionHandlerOptions: { ...media, hold: held } as Web.SessionDescriptionHandlerOptions,
+      sessionDescriptionHandlerOptions: { ...callMedia, hold: held } as Web.SessionDescriptionHandlerOptions,
       requestDelegate: {
         onAccept: (r) => resolve(r.message.statusCode ?? 0),
         onReject: (r) => resolve(r.message.statusCode ?? 0),
@@ -472,6 +513,71 @@ export async function callStats(): Promise<{ packetsReceived: number; packetsSen
   return { packetsReceived, packetsSent };
 }
 
+// ---- audio devices ----
+
+/** Fixes the new call's microphone (the device chosen now) before SIP.js asks for it. */
+function startMedia(): void {
+  callMedia = newCallMedia();
+  callMicrophone = deviceState().microphone;
+}
+
+function senderTrack(s: Session | null): MediaStreamTrack | null {
+  const handler = s?.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined;
+  const sender = handler?.peerConnection?.getSenders().find((x) => x.track?.kind === "audio");
+  return sender?.track ?? null;
+}
+
+/**
+ * Moves the call in progress to the microphone in use now (devices.ts): a new track from
+ * getUserMedia replaces the sender's (RTCRtpSender.replaceTrack, no renegotiation), keeps mute
+ * and hold, and takes the old one's place in SIP.js's local stream.
+ */
+async function moveCallMicrophone(): Promise<void> {
+  const s = session;
+  const handler = s?.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined;
+  const sender = handler?.peerConnection?.getSenders().find((x) => x.track?.kind === "audio");
+  const wanted = deviceState().microphone;
+  if (!s || !handler || !sender || s.state !== SessionState.Established || wanted === callMicrophone) return;
+  callMicrophone = wanted;
+  let track: MediaStreamTrack | undefined;
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: microphoneConstraints(), video: false });
+    track = stream.getAudioTracks()[0];
+    if (!track) throw new Error("no audio track");
+    if (session !== s) throw new Error("the call ended");
+    track.enabled = !state.call?.muted && !state.call?.held;
+    const old = sender.track;
+    await sender.replaceTrack(track);
+    if (old) {
+      old.stop();
+      handler.localMediaStream.removeTrack(old);
+    }
+    handler.localMediaStream.addTrack(track);
+    setCall({ microphone: track.label });
+  } catch (error) {
+    track?.stop();
+    if (session === s) set({ problem: `Could not switch the microphone: ${(error as Error).message}` });
+  }
+}
+
+/** The microphone for calls ("" = default), remembered; a call in progress moves to it. */
+export async function chooseMicrophone(id: string): Promise<void> {
+  rememberMicrophone(id);
+  await moveCallMicrophone();
+}
+
+/** The speaker for calls and the ringtone ("" = default), remembered; applied at once. */
+export async function chooseSpeaker(id: string): Promise<void> {
+  rememberSpeaker(id);
+  if (audio) await applySpeaker(audio);
+}
+
+// A device plugged in or out (devicechange): the call follows what is in use now.
+subscribeDevices(() => {
+  void moveCallMicrophone();
+  if (audio) void applySpeaker(audio);
+});
+
 // ---- ringing and notifications ----
 
 /** A UK-style double ring from WebAudio (no audio file to fetch); silent where audio is blocked. */
@@ -499,6 +605,7 @@ function startRinging(): void {
         gain.gain.setValueAtTime(0, t + off);
       }
     }
+    applySpeakerToContext(context);
     void context.resume().catch(() => {});
     ringer = { stop: () => void context.close().catch(() => {}) };
   } catch {

@@ -1,12 +1,16 @@
 import { useEffect, useState } from "preact/hooks";
 import type { DirectoryEntry } from "../../../shared/accounts/schema.ts";
+import { FEATURE_CODES } from "../../../shared/config/schema.ts";
 import { Alert } from "../lib/forms.tsx";
 import { type CallLogEntry, store } from "../lib/store.ts";
+import { allowMicrophone, type DeviceState, deviceState, listDevices, subscribeDevices } from "../phone/devices.ts";
 import {
   type ActiveCall,
   answer,
   type CallTransfer,
   callStats,
+  chooseMicrophone,
+  chooseSpeaker,
   dial,
   dismissTransfer,
   hangUp,
@@ -25,8 +29,12 @@ import {
  * Phone: the softphone of the user's linked extension. Registration state, a dial pad (tap,
  * type or paste), Call; an incoming call with Answer and Decline; the call with its duration,
  * Mute, Hold, the keypad (keys go as SIP INFO), Transfer (blind, by REFER: a number from the pad
- * or the directory, then how it went) and Hang up; recent calls with redial.
+ * or the directory, then how it went) and Hang up; recent calls with redial; Voicemail (the PBX's
+ * feature code); Audio devices (microphone and speaker, remembered in this browser).
  */
+
+/** The PBX's voicemail access code (shared/config: the dial plan answers it, the validator reserves it). */
+const VOICEMAIL = FEATURE_CODES.voicemail;
 
 const KEYS: [string, string][] = [
   ["1", ""],
@@ -69,6 +77,19 @@ function usePhone(): PhoneState {
   return value;
 }
 
+/** Audio devices unfolded: kept while the screen changes between the pad and a call. */
+let devicesOpen = false;
+
+function useDevices(): DeviceState {
+  const [value, setValue] = useState(deviceState);
+  useEffect(() => {
+    const stop = subscribeDevices(setValue);
+    void listDevices();
+    return stop;
+  }, []);
+  return value;
+}
+
 /** What may be dialled: digits, * and #; pasted numbers lose their spaces, dashes and brackets. */
 export function cleanNumber(text: string): string {
   return text.replace(/^\+/, "00").replace(/[^0-9*#]/g, "");
@@ -97,7 +118,95 @@ export function Phone() {
       ) : (
         <DialPad phone={phone} />
       )}
+      {call ? <AudioDevices call={call} /> : null}
     </div>
+  );
+}
+
+/**
+ * Which microphone calls send and which speaker they play through: folded under the dial pad's
+ * buttons, the call, or a call ringing (a headset picked before answering), open or not as the
+ * user left it. A call in progress moves to a new microphone at once. Until the browser may use
+ * the microphone it names no device: one button asks. A remembered device that is gone is said
+ * outside the fold, since calls then use the default.
+ */
+function AudioDevices({ call }: { call: ActiveCall | null }) {
+  const devices = useDevices();
+  const [open, setOpen] = useState(devicesOpen);
+  const { missing } = devices;
+  return (
+    <>
+      {missing.microphone ? (
+        <p class="notice device-missing" role="status">
+          The microphone you chose ({missing.microphone}) is not connected: calls use the default microphone.
+        </p>
+      ) : null}
+      {missing.speaker && devices.speakerSupported ? (
+        <p class="notice device-missing" role="status">
+          The speaker you chose ({missing.speaker}) is not connected: calls play through the default speaker.
+        </p>
+      ) : null}
+      <details
+        class="devices"
+        open={open}
+        onToggle={(e) => {
+          devicesOpen = (e.currentTarget as HTMLDetailsElement).open;
+          setOpen(devicesOpen);
+        }}
+      >
+        <summary>Audio devices</summary>
+        {devices.problem ? <Alert>{devices.problem}</Alert> : null}
+        {devices.listed && !devices.labelled ? (
+          <>
+            <p class="hint">The browser names its devices once the portal may use the microphone.</p>
+            <button type="button" class="secondary" onClick={() => void allowMicrophone()}>
+              Allow microphone to list devices
+            </button>
+          </>
+        ) : null}
+        <div class="field">
+          <label for="phone-microphone">Microphone</label>
+          <select
+            id="phone-microphone"
+            value={devices.microphone}
+            onChange={(e) => void chooseMicrophone((e.target as HTMLSelectElement).value)}
+          >
+            <option value="">Default</option>
+            {devices.microphones.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.label}
+              </option>
+            ))}
+          </select>
+          {call?.microphone ? (
+            <p class="hint call-microphone" data-label={call.microphone}>
+              This call: {call.microphone}
+            </p>
+          ) : null}
+        </div>
+        <div class="field">
+          {devices.speakerSupported ? (
+            <>
+              <label for="phone-speaker">Speaker</label>
+              <select
+                id="phone-speaker"
+                value={devices.speaker}
+                onChange={(e) => void chooseSpeaker((e.target as HTMLSelectElement).value)}
+              >
+                <option value="">Default</option>
+                {devices.speakers.map((d) => (
+                  <option key={d.id} value={d.id}>
+                    {d.label}
+                  </option>
+                ))}
+              </select>
+            </>
+          ) : (
+            <p class="hint">Speaker selection is not supported by this browser.</p>
+          )}
+        </div>
+      </details>
+    </>
   );
 }
 
@@ -407,6 +516,20 @@ function DialPad({ phone }: { phone: PhoneState }) {
         <button type="submit" class="answer call-button" disabled={!ready || !number}>
           Call
         </button>
+        <button
+          type="button"
+          class="secondary voicemail-button"
+          disabled={!ready}
+          onClick={() => void dial(VOICEMAIL, "Voicemail")}
+        >
+          Voicemail
+          {phone.messagesWaiting ? (
+            <span class="badge">
+              {" "}
+              · {phone.messagesWaiting.new} new, {phone.messagesWaiting.old} old
+            </span>
+          ) : null}
+        </button>
         {!ready ? <p class="hint">Calls can be made once the phone shows Ready.</p> : null}
       </form>
       {typeof Notification !== "undefined" && Notification.permission === "default" ? (
@@ -414,6 +537,7 @@ function DialPad({ phone }: { phone: PhoneState }) {
           Notify me of incoming calls while the portal is in the background
         </button>
       ) : null}
+      <AudioDevices call={null} />
       {phone.settings?.directory.length ? (
         <section aria-labelledby="directory-title">
           <h2 id="directory-title">Directory</h2>
