@@ -8,6 +8,7 @@ const PACKAGES = [
   { command: "curl", pkg: "curl", why: "the acceptance walk" },
   { command: "openssl", pkg: "openssl", why: "certificates and decrypting recordings" },
   { command: "baresip", pkg: "baresip", why: "a real softphone in the call interop tests" },
+  { command: "tcpdump", pkg: "tcpdump", why: "counting the RTP a sipp desk phone receives (softphone test)" },
   { command: "chromium", pkg: "chromium", why: "a real browser (SIP.js, WebRTC) in the browser call tests" },
   { command: "espeak-ng", pkg: "espeak-ng", why: "the media node's spoken prompts", runtime: true },
   { command: "ffmpeg", pkg: "ffmpeg", why: "prompts and announcements converted to 8 kHz", runtime: true },

@@ -386,8 +386,10 @@ export function requireChromium(): void {
 /**
  * Chromium for calls on loopback: fake microphone and camera permission, loopback ICE candidates
  * allowed, autoplay without a gesture; `fakeAudioFile`: a WAV for the fake microphone (else its beep).
+ * `askForMicrophone`: no fake permission prompt, so a page gets the microphone (and device names)
+ * only once its context grants it (BrowserContext.grantPermissions), as after a user's "Allow".
  */
-export function launchChromium(options: { fakeAudioFile?: string } = {}): Promise<Browser> {
+export function launchChromium(options: { fakeAudioFile?: string; askForMicrophone?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -397,7 +399,7 @@ export function launchChromium(options: { fakeAudioFile?: string } = {}): Promis
       "--disable-component-update",
       "--disable-sync",
       "--no-first-run",
-      "--use-fake-ui-for-media-stream",
+      ...(options.askForMicrophone ? [] : ["--use-fake-ui-for-media-stream"]),
       "--use-fake-device-for-media-stream",
       ...(options.fakeAudioFile ? [`--use-file-for-fake-audio-capture=${options.fakeAudioFile}`] : []),
       // Chromium leaves loopback out of ICE unless told; the node's media IP here is 127.0.0.1.

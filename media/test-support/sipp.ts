@@ -28,7 +28,8 @@ export function runSipp(args: string[], timeoutMs = 15_000): Promise<{ code: num
 /**
  * A sipp desk phone that answers one call, echoing the RTP it gets, registered for `extension`
  * (digest) by a scripted phone that names sipp's port as Contact. Once sipp exits, the binding is
- * removed, so later calls ring only the phones they register. `exited` resolves with sipp's code.
+ * removed, so later calls ring only the phones they register. `exited` resolves with sipp's code;
+ * `mediaPort` is where its SDP asks for RTP (and whence it echoes it).
  */
 export async function startSippCallee(options: {
   server: { host: string; port: number };
@@ -36,21 +37,14 @@ export async function startSippCallee(options: {
   extension: string;
   password: string;
   timeoutSeconds?: number;
-}): Promise<{ exited: Promise<number | null>; process: ChildProcess }> {
+}): Promise<{ exited: Promise<number | null>; process: ChildProcess; mediaPort: number }> {
   const { server, domain, extension, password } = options;
   const port = await freePort();
+  const mediaPort = await freePort();
   const args = ["-sf", "callee.xml", "-m", "1", "-i", "127.0.0.1", "-p", String(port)];
   const child = spawn(
     "sipp",
-    [
-      ...args,
-      "-mp",
-      String(await freePort()),
-      "-rtp_echo",
-      "-nostdin",
-      "-timeout",
-      String(options.timeoutSeconds ?? 30),
-    ],
+    [...args, "-mp", String(mediaPort), "-rtp_echo", "-nostdin", "-timeout", String(options.timeoutSeconds ?? 30)],
     { cwd: SIPP_SCENARIOS, stdio: "ignore" },
   );
   const exited = new Promise<number | null>((done) => child.on("exit", done));
@@ -72,5 +66,5 @@ export async function startSippCallee(options: {
     registrar.close();
     return code;
   });
-  return { exited: done, process: child };
+  return { exited: done, process: child, mediaPort };
 }
