@@ -14,6 +14,20 @@
  * C's 880 Hz tone (and C hears A's 440 Hz), with both RTCPeerConnections' inbound packets growing.
  * (Packets alone prove little there: the stream from C arrives with a new SSRC that Chromium counts
  * but does not play until the softphone's re-INVITE; the tone is what shows A hears C.)
+ *
+ * Then desk phones, with the audio devices and voicemail: Dana (200) logs in from a Chromium that
+ * gives the microphone only when told (as a browser before its user allows it), so Audio devices
+ * first offers to ask, is refused, then names the fake microphones and speakers once allowed; she
+ * picks a microphone and a speaker, which are remembered across a reload. She calls 201, a sipp
+ * desk phone echoing RTP (startSippCallee): the call sends from the chosen microphone and plays
+ * through the chosen speaker, tcpdump on loopback counts the RTP arriving at the phone's media
+ * port, Dana hears her own tone back through the phone, and switching the microphone mid-call
+ * (replaceTrack) keeps the phone receiving. A remembered microphone that is gone (and one unplugged
+ * while the page is open: a devicechange) falls back to the default with a note. Then 202, a sipp
+ * desk phone playing /usr/share/sip-tester/g711a.pcap (test/sipp/desk-caller.xml), calls Dana, who
+ * answers in the page: RTP counted at the phone again, and the browser's inbound RTP. The Voicemail
+ * button dials the PBX's feature code (777). A browser without setSinkId is told speaker selection
+ * is not supported.
  * Screenshots at phone width go to test/artifacts/softphone/.
  */
 import assert from "node:assert/strict";
@@ -24,6 +38,8 @@ import { after, before, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { MediaNode } from "../media/MediaNode.ts";
 import { launchChromium, requireChromium, toneWav } from "../media/test-support/browser.ts";
+import { captureRtp, hasTcpdump, type RtpCapture, type RtpCount } from "../media/test-support/rtp-capture.ts";
+import { runSipp, startSippCallee } from "../media/test-support/sipp.ts";
 import { devMediaNodeToken, type RunningEdge, startEdge } from "../scripts/lib/edge.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { eventually, PortalClient } from "./support/portal-client.ts";
@@ -40,6 +56,8 @@ let node: MediaNode;
 let browser: Browser;
 /** Carol's Chromium: its fake microphone plays 880 Hz, so Alice can tell whom she hears. */
 let browser880: Browser;
+/** Dana's Chromium: no fake permission prompt, so the microphone is the page's only once granted. */
+let browserAsk: Browser;
 const contexts: BrowserContext[] = [];
 const pageLog: string[] = [];
 
@@ -67,27 +85,39 @@ before(async () => {
   await writeFile(wav880, toneWav(880, 1));
   browser = await launchChromium({ fakeAudioFile: wav });
   browser880 = await launchChromium({ fakeAudioFile: wav880 });
+  browserAsk = await launchChromium({ fakeAudioFile: wav, askForMicrophone: true });
 });
 
 after(async () => {
   for (const context of contexts) await context.close().catch(() => {});
   await browser?.close();
   await browser880?.close();
+  await browserAsk?.close();
   await node?.stop();
   await edge?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** A phone-sized portal window logged in as `email`, on the Phone screen, registered. */
-async function openPhone(name: string, email: string, on: Browser = browser): Promise<Page> {
+/**
+ * A phone-sized portal window logged in as `email`, on the Phone screen, registered. `microphone:
+ * false`: the page may not use the microphone until its context grants it. `init` runs in the page
+ * before the portal's scripts.
+ */
+async function openPhone(
+  name: string,
+  email: string,
+  on: Browser = browser,
+  options: { microphone?: boolean; init?: () => void } = {},
+): Promise<Page> {
   const context = await on.newContext({
     viewport: PHONE,
     deviceScaleFactor: 1,
     isMobile: true,
     hasTouch: true,
-    permissions: ["microphone"],
+    permissions: options.microphone === false ? [] : ["microphone"],
   });
   contexts.push(context);
+  if (options.init) await context.addInitScript(options.init);
   const page = await context.newPage();
   page.on("pageerror", (error) => pageLog.push(`${name} pageerror: ${error.message}`));
   page.on("console", (msg) => pageLog.push(`${name} [${msg.type()}] ${msg.text()}`));
@@ -416,4 +446,245 @@ async function blindTransfer(
   for (const page of [a, c]) await page.getByText("Call ended").waitFor({ timeout: 10_000 });
   await eventually("no call left on the node", async () => (node.gateway.calls?.activeCalls ?? 0) === 0, 10_000);
   return `transfer: refused first (${failure}); after C answered A heard ${aHears.toFixed(0)} Hz and C ${cHears.toFixed(0)} Hz; A received ${counts[0]} packets (${aBefore} before), C ${counts[1]}; ≥${MIN_PACKETS} new packets at A ${audioAfter} ms after C's Answer`;
+}
+
+test("desk phones: the softphone calls a sipp phone and takes its call, on the audio devices chosen; Voicemail dials 777", async () => {
+  assert.ok(await hasTcpdump(), "tcpdump is missing: apt-get install tcpdump (npm test's pretest installs it)");
+  try {
+    await deskPhones();
+  } catch (error) {
+    console.log(pageLog.slice(-60).join("\n"));
+    throw error;
+  }
+});
+
+/** 44 px or more both ways (WCAG target size, as the rest of the Phone screen). */
+async function assertTarget(what: string, locator: ReturnType<Page["locator"]>): Promise<void> {
+  const box = await locator.boundingBox();
+  assert.ok(box && box.height >= 44 && box.width >= 44, `${what} is a 44 px target: ${JSON.stringify(box)}`);
+}
+
+/** The option labels of a select, in order. */
+function optionLabels(page: Page, label: string): Promise<string[]> {
+  return page
+    .getByLabel(label, { exact: true })
+    .locator("option")
+    .evaluateAll((options) => options.map((o) => (o.textContent ?? "").trim()));
+}
+
+/** Waits until a capture at a phone's media port holds `min` RTP packets, and returns its count. */
+function phoneReceived(capture: RtpCapture, min: number, what: string): Promise<RtpCount> {
+  return eventually(
+    `${what}: ≥ ${min} RTP packets at the desk phone`,
+    async () => {
+      const count = await capture.count();
+      return count.packets >= min ? count : undefined;
+    },
+    15_000,
+  );
+}
+
+async function deskPhones(): Promise<void> {
+  const admin = await PortalClient.register(edge.url, "desk-admin");
+  const { pbx } = await admin.expect<{ pbx: { id: string } }>(201, "POST", "/api/pbxs", { name: "Desk Office" });
+  const base = `/api/pbxs/${pbx.id}`;
+  const passwords = { "201": "desk-phone-201-pass", "202": "desk-phone-202-pass" };
+  await admin.expect(201, "POST", `${base}/extensions`, { number: "200", name: "Dana" });
+  await admin.expect(201, "POST", `${base}/extensions`, {
+    number: "201",
+    name: "Lobby",
+    sipPassword: passwords["201"],
+  });
+  await admin.expect(201, "POST", `${base}/extensions`, {
+    number: "202",
+    name: "Front Desk",
+    sipPassword: passwords["202"],
+  });
+  const { version } = await admin.expect<{ version: number }>(201, "POST", `${base}/apply`);
+  await eventually("the version live on the node", async () => node.directory.get(pbx.id)?.version === version);
+  const domain = node.directory.get(pbx.id)?.config.settings.sipDomain ?? "";
+  const server = { host: "127.0.0.1", port: node.gateway.transports.udp.local.port };
+  const dana = `dana.${Date.now().toString(36)}@example.test`;
+  await admin.expect(201, "POST", "/api/users", {
+    email: dana,
+    name: "Dana",
+    password: PASSWORD,
+    role: "clientUser",
+    softphone: { pbxId: pbx.id, extension: "200" },
+  });
+
+  // ---- Audio devices: names only once the microphone is allowed ----
+  const d = await openPhone("D", dana, browserAsk, { microphone: false });
+  await d.getByRole("heading", { name: "Phone · 200 Dana" }).waitFor();
+  const summary = d.locator(".devices > summary");
+  await assertTarget("Audio devices", summary);
+  assert.equal(await d.getByLabel("Microphone", { exact: true }).isVisible(), false, "Audio devices starts folded");
+  await summary.click();
+  const allow = d.getByRole("button", { name: "Allow microphone to list devices" });
+  await allow.waitFor();
+  assert.deepEqual(
+    await optionLabels(d, "Microphone"),
+    ["Default"],
+    "no device names before the microphone is allowed",
+  );
+  await shot(d, "12-audio-devices-not-allowed");
+  // The browser says no first (nothing granted), then the user allows the microphone.
+  await allow.click();
+  await d.getByRole("alert").filter({ hasText: "The browser did not allow the microphone" }).waitFor();
+  await d.context().grantPermissions(["microphone"], { origin: edge.url });
+  await allow.click();
+  await allow.waitFor({ state: "detached" });
+  const microphones = await optionLabels(d, "Microphone");
+  assert.deepEqual(microphones, ["Default", "Fake Audio Input 1", "Fake Audio Input 2"]);
+  assert.deepEqual(await optionLabels(d, "Speaker"), ["Default", "Fake Audio Output 1", "Fake Audio Output 2"]);
+  for (const label of ["Microphone", "Speaker"]) await assertTarget(label, d.getByLabel(label, { exact: true }));
+  await d.getByLabel("Microphone", { exact: true }).selectOption({ label: "Fake Audio Input 2" });
+  await d.getByLabel("Speaker", { exact: true }).selectOption({ label: "Fake Audio Output 1" });
+  await shot(d, "13-audio-devices");
+
+  // Remembered in this browser: after a reload (the phone registers again) the same devices.
+  await d.reload();
+  await d.locator('.registration[data-state="registered"]').waitFor({ timeout: 15_000 });
+  await d.locator(".devices > summary").click();
+  const chosen = async (label: string) =>
+    d
+      .getByLabel(label, { exact: true })
+      .evaluate((select: HTMLSelectElement) => select.selectedOptions[0]?.textContent ?? "");
+  await eventually(
+    "the remembered microphone selected",
+    async () => (await chosen("Microphone")) === "Fake Audio Input 2",
+  );
+  assert.equal(await chosen("Speaker"), "Fake Audio Output 1");
+  const speakerId = await d.getByLabel("Speaker", { exact: true }).inputValue();
+
+  // ---- Dana calls 201, a sipp desk phone echoing what it gets ----
+  const callee = await startSippCallee({ server, domain, extension: "201", password: passwords["201"] });
+  const atDesk = await captureRtp(callee.mediaPort);
+  await d.getByLabel("Number").fill("201");
+  await d.getByRole("button", { name: "Call", exact: true }).click();
+  await d.getByRole("heading", { name: "Connected" }).waitFor({ timeout: 10_000 });
+  // The call sends from the chosen microphone and plays through the chosen speaker.
+  await d.locator('.call-microphone[data-label="Fake Audio Input 2"]').waitFor({ timeout: 5000 });
+  const sinkId = await d.evaluate(() => (document.getElementById("phone-remote-audio") as HTMLAudioElement).sinkId);
+  assert.equal(sinkId, speakerId, "the remote audio plays through the chosen speaker");
+  const before = await phoneReceived(atDesk, MIN_PACKETS, "Dana → 201");
+  await eventually(
+    "Dana receiving the echo",
+    async () => ((await packetsReceived(d)) >= MIN_PACKETS ? true : undefined),
+    15_000,
+  );
+  // What comes back is the desk phone's echo of Dana's own microphone: her 440 Hz tone.
+  const echo = await heardTone(d);
+  assert.ok(Math.abs(echo - 440) < 15, `Dana hears ${echo} Hz back from the desk phone, not her 440 Hz tone`);
+  await shot(d, "14-desk-phone-call");
+
+  // A new microphone mid-call: the sender's track is replaced, the phone keeps receiving.
+  const switched = (await atDesk.count()).packets;
+  await d.getByLabel("Microphone", { exact: true }).selectOption({ label: "Fake Audio Input 1" });
+  await d.locator('.call-microphone[data-label="Fake Audio Input 1"]').waitFor({ timeout: 5000 });
+  const afterSwitch = await phoneReceived(atDesk, switched + MIN_PACKETS, "after the microphone switch");
+  assert.equal(await d.getByRole("alert").count(), 0, "no problem switching");
+  await d.getByRole("button", { name: "Hang up" }).click();
+  await d.getByText("Call ended").waitFor({ timeout: 10_000 });
+  const outbound = await atDesk.stop();
+  assert.equal(await callee.exited, 0, "the desk phone saw the whole call (INVITE … BYE)");
+  assert.ok(outbound.packets >= afterSwitch.packets);
+  assert.ok((outbound.payloadTypes[8] ?? 0) >= 2 * MIN_PACKETS, `PCMA at the desk phone: ${JSON.stringify(outbound)}`);
+
+  // ---- A remembered microphone that is gone: the default, with a note ----
+  await d.evaluate(() =>
+    localStorage.setItem(
+      "edgepbx.phone.devices",
+      JSON.stringify({ microphone: { id: "unplugged-usb-headset", label: "USB Headset" } }),
+    ),
+  );
+  await d.reload();
+  await d.locator('.registration[data-state="registered"]').waitFor({ timeout: 15_000 });
+  const gone = d.locator(".device-missing");
+  await gone.filter({ hasText: "The microphone you chose (USB Headset) is not connected" }).waitFor();
+  await d.locator(".devices > summary").click();
+  assert.equal(await chosen("Microphone"), "Default");
+  await shot(d, "15-device-missing");
+  // Choosing again clears the note; unplugging it while the page is open (devicechange) brings it back.
+  await d.getByLabel("Microphone", { exact: true }).selectOption({ label: "Fake Audio Input 2" });
+  await gone.waitFor({ state: "detached" });
+  // No real device can be unplugged here: the page's list loses it and the browser's event fires.
+  await d.evaluate(() => {
+    const media = navigator.mediaDevices;
+    const real = media.enumerateDevices.bind(media);
+    (window as unknown as { restoreDevices: () => void }).restoreDevices = () => {
+      media.enumerateDevices = real;
+      media.dispatchEvent(new Event("devicechange"));
+    };
+    media.enumerateDevices = async () => (await real()).filter((x) => x.label !== "Fake Audio Input 2");
+    media.dispatchEvent(new Event("devicechange"));
+  });
+  await gone.filter({ hasText: "(Fake Audio Input 2) is not connected" }).waitFor();
+  assert.equal(await chosen("Microphone"), "Default");
+  await d.evaluate(() => (window as unknown as { restoreDevices: () => void }).restoreDevices());
+  await gone.waitFor({ state: "detached" });
+  assert.equal(await chosen("Microphone"), "Fake Audio Input 2");
+
+  // ---- 202, a sipp desk phone playing g711a.pcap, calls Dana; she answers in the page ----
+  const deskMedia = await freePort();
+  const atCaller = await captureRtp(deskMedia);
+  const caller = runSipp(
+    [`127.0.0.1:${server.port}`, "-sf", "desk-caller.xml", "-key", "domain", domain, "-key", "caller", "202"].concat(
+      ["-s", "200", "-au", "202", "-ap", passwords["202"], "-d", "7000", "-m", "1"],
+      ["-i", "127.0.0.1", "-p", String(await freePort()), "-mp", String(deskMedia)],
+    ),
+    40_000,
+  );
+  await d.getByRole("heading", { name: "Incoming call" }).waitFor({ timeout: 10_000 });
+  await d.getByText("Front Desk (202)").waitFor();
+  await d.getByRole("button", { name: "Answer" }).click();
+  await d.getByRole("heading", { name: "Connected" }).waitFor({ timeout: 10_000 });
+  await d.locator('.call-microphone[data-label="Fake Audio Input 2"]').waitFor({ timeout: 5000 });
+  const inboundAtPhone = await phoneReceived(atCaller, MIN_PACKETS, "Dana → 202");
+  const browserGot = await eventually(
+    `Dana receiving ≥ ${MIN_PACKETS} packets of the desk phone's pcap`,
+    async () => {
+      const n = await packetsReceived(d);
+      return n >= MIN_PACKETS ? n : undefined;
+    },
+    15_000,
+  );
+  await shot(d, "16-desk-phone-calls-in");
+  // The desk phone hangs up after its 7 s.
+  await d.getByText("Call ended").waitFor({ timeout: 15_000 });
+  const desk = await caller;
+  const inbound = await atCaller.stop();
+  assert.equal(desk.code, 0, desk.output.slice(-1500));
+  assert.ok(inbound.packets >= inboundAtPhone.packets);
+  await d.locator(".call-log").getByText("↙ Front Desk (202)").first().waitFor();
+
+  // ---- Voicemail: the button dials the PBX's feature code ----
+  await assertTarget("Voicemail", d.getByRole("button", { name: "Voicemail" }));
+  await d.getByRole("button", { name: "Voicemail" }).click();
+  // Voicemail is not enabled on 200 (nor served by the node yet): the PBX answers 777 with a status.
+  await d.locator(".call-log").getByText("↗ Voicemail (777)").waitFor({ timeout: 10_000 });
+  if (await d.getByRole("button", { name: "Hang up" }).count())
+    await d.getByRole("button", { name: "Hang up" }).click();
+  const vm = ((await d.locator(".last-call").textContent()) ?? "").trim();
+  assert.doesNotMatch(vm, /Could not call/, "777 was dialled");
+  await eventually("no call left on the node", async () => (node.gateway.calls?.activeCalls ?? 0) === 0, 10_000);
+
+  // ---- A browser without setSinkId (iOS Safari) ----
+  const e = await openPhone("E", dana, browser, {
+    init: () => {
+      delete (HTMLMediaElement.prototype as { setSinkId?: unknown }).setSinkId;
+    },
+  });
+  await e.locator(".devices > summary").click();
+  await e.getByText("Speaker selection is not supported by this browser.").waitFor();
+  assert.equal(await e.getByLabel("Speaker", { exact: true }).count(), 0);
+  await e.getByRole("button", { name: "Log out" }).click();
+
+  console.log(
+    `desk phones: Dana → 201 (sipp, echo): ${outbound.packets} RTP packets at the phone in ${outbound.seconds.toFixed(1)} s (${before.packets} when first counted, ${afterSwitch.packets - switched} after the microphone switch), payload types ${JSON.stringify(outbound.payloadTypes)}, Dana heard ${echo.toFixed(0)} Hz back; 202 (sipp, g711a.pcap) → Dana: ${inbound.packets} RTP packets at the phone in ${inbound.seconds.toFixed(1)} s, Dana's browser ≥${browserGot} received; voicemail: ${vm}`,
+  );
+  assert.deepEqual(
+    pageLog.filter((l) => l.includes("pageerror")),
+    [],
+  );
 }
