@@ -6,9 +6,10 @@ import { sameOrigin } from "./middleware/same-origin/index.ts";
 import { openApiDocument } from "./openapi.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { meRoutes } from "./routes/me.ts";
+import { nodeAudioRoutes } from "./routes/node-audio.ts";
 import { isRecordingUpload, nodeRecordingRoutes } from "./routes/node-recordings.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
-import { pbxRoutes } from "./routes/pbxs.ts";
+import { isAnnouncementUpload, pbxRoutes } from "./routes/pbxs.ts";
 import { recordingRoutes } from "./routes/recordings.ts";
 import { userRoutes } from "./routes/users.ts";
 
@@ -18,7 +19,10 @@ const jsonBodyLimit = bodyLimit({
   maxSize: 1024 * 1024,
   onError: () => new Problem(413, "too-large", "Body too large", "Send at most 1 MB.").toResponse(),
 });
-app.use("/api/*", (c, next) => (isRecordingUpload(c.req.method, c.req.path) ? next() : jsonBodyLimit(c, next)));
+// Files (recordings from nodes, announcements from admins) have limits of their own.
+const isFileUpload = (method: string, path: string) =>
+  isRecordingUpload(method, path) || isAnnouncementUpload(method, path);
+app.use("/api/*", (c, next) => (isFileUpload(c.req.method, c.req.path) ? next() : jsonBodyLimit(c, next)));
 app.use("/api/*", sameOrigin());
 app.use("/api/*", async (c, next) => {
   await next();
@@ -34,6 +38,7 @@ app.route("/api/users", userRoutes);
 app.route("/api/pbxs", recordingRoutes);
 app.route("/api/pbxs", pbxRoutes);
 app.route("/api/nodes/recordings", nodeRecordingRoutes);
+app.route("/api/nodes/audio", nodeAudioRoutes);
 app.route("/api/nodes", nodeRoutes);
 
 app.notFound(() => problems.notFound("That API path").toResponse());

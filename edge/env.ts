@@ -8,6 +8,8 @@ export interface Env {
   NODE_HUB: DurableObjectNamespace<NodeHubObject>;
   /** Call recordings, keyed pbx/<pbx id>/<file name> (edge/recordings/store.ts). */
   RECORDINGS: R2Bucket;
+  /** Announcement recordings admins upload. */
+  AUDIO: R2Bucket;
   SMTP_HOST: string;
   SMTP_PORT: string;
   SMTP_USER?: string;

@@ -265,6 +265,26 @@ export function openApiDocument(): unknown {
         "422": problem("A filter that is not a date"),
       }),
     },
+    "/api/pbxs/{pbx}/announcements/{id}/audio": {
+      parameters: [
+        pbxParam,
+        { name: "id", in: "path", required: true, schema: { type: "string" } },
+      ] as unknown as Operation,
+      put: op(
+        "Configuration",
+        "Upload the announcement's recording (the WAV or MP3 file as the body, ?name= its file name); a draft change, played instead of the message once applied",
+        {
+          "200": ok("The announcement with its audio"),
+          "413": problem("Larger than 10 MB"),
+          "415": problem("Not WAV or MP3"),
+          "422": problem("Empty, or not the file its type says"),
+        },
+      ),
+      get: op("Configuration", "The draft's uploaded recording, to listen to", { "200": ok("The file") }),
+      delete: op("Configuration", "Remove the recording: the message is spoken again (a draft change)", {
+        "200": ok("The announcement"),
+      }),
+    },
     "/api/pbxs/{pbx}/conference-rooms/live": {
       parameters: [pbxParam] as unknown as Operation,
       get: op("Calls", "Who is in each conference room now (caller, joinedAt), as the media nodes report it", {
@@ -316,6 +336,18 @@ export function openApiDocument(): unknown {
         "Play or download the recording (Range supported)",
         recordingFileResponses,
         recordingFile,
+      ),
+    },
+    "/api/nodes/audio/{pbxId}/{sha256}": {
+      parameters: [
+        { name: "pbxId", in: "path", required: true, schema: { type: "string" } },
+        { name: "sha256", in: "path", required: true, schema: { type: "string", pattern: "^[0-9a-f]{64}$" } },
+      ] as unknown as Operation,
+      get: op(
+        "Media nodes",
+        "An announcement recording an applied config names (node token)",
+        { "200": ok("The WAV or MP3 file"), "404": problem("No such file") },
+        nodeOnly,
       ),
     },
     "/api/nodes/recordings/{pbxId}": {

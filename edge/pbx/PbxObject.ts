@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { DirectoryEntry } from "../../shared/accounts/schema.ts";
 import {
+  type AnnouncementAudio,
   type CallRecord,
   COLLECTIONS,
   type CollectionName,
@@ -24,6 +25,7 @@ import {
 export type { PendingChange, VersionSummary };
 
 import { randomId } from "../../shared/crypto/password.ts";
+import { deleteAnnouncementAudio } from "../announcements/audio.ts";
 import { directory, type Env, nodeHub } from "../env.ts";
 import { type FieldError, toFieldPath, zodFieldErrors } from "../http/problem.ts";
 import { deleteRecordingFiles } from "../recordings/store.ts";
@@ -56,6 +58,8 @@ export interface EditRequest {
   body?: unknown;
   ifMatch?: string | null;
   actor: Actor;
+  /** An announcement file the edge just stored (PUT …/audio): the only way `audio` is set. */
+  uploadedAudio?: AnnouncementAudio;
 }
 
 export type EditResult =
@@ -313,6 +317,7 @@ export class PbxObject extends DurableObject<Env> {
                 existing as { id: string } | null,
                 request.id ?? randomId(COLLECTIONS[section].prefix),
                 config,
+                request.uploadedAudio,
               );
       if (!converted.ok) return { ok: false, error: "invalid", errors: converted.errors };
       stored = converted.value as { id?: string };
@@ -650,6 +655,7 @@ export class PbxObject extends DurableObject<Env> {
   async destroy(): Promise<void> {
     const pbxId = this.meta("pbx_id");
     if (pbxId) await deleteRecordingFiles(this.env.RECORDINGS, pbxId);
+    if (pbxId) await deleteAnnouncementAudio(this.env.AUDIO, pbxId);
     await this.ctx.storage.deleteAll();
   }
 

@@ -1,5 +1,12 @@
 import type { z } from "zod";
-import { Addons, type CallRoute, type Extension, Settings } from "../../shared/config/schema.ts";
+import {
+  Addons,
+  type Announcement,
+  type AnnouncementAudio,
+  type CallRoute,
+  type Extension,
+  Settings,
+} from "../../shared/config/schema.ts";
 import { hashPassword } from "../../shared/crypto/password.ts";
 import {
   AddonsInput,
@@ -76,6 +83,7 @@ export async function convertEntity(
   existing: { id: string } | null,
   id: string,
   config: PbxConfig,
+  uploadedAudio?: AnnouncementAudio,
 ): Promise<Converted<{ id: string }>> {
   const collection = COLLECTIONS[section];
   const parsed = collection.input.safeParse(body);
@@ -115,6 +123,18 @@ export async function convertEntity(
     // Once allocated, a route keeps its dial code so the number people noted down stays valid.
     const dialCode = previous?.forwardAll.dialCode ?? (enabled ? allocateDialCode(config) : null);
     candidate = { ...candidate, forwardAll: { enabled, dialCode } };
+  }
+
+  if (section === "announcements") {
+    // A client keeps or removes (null) the file it has; a new one comes only from an upload.
+    const kept = (existing as Announcement | null)?.audio ?? null;
+    const sent = (parsed.data as { audio?: AnnouncementAudio | null }).audio;
+    if (sent && sent.sha256 !== kept?.sha256 && !uploadedAudio)
+      return {
+        ok: false,
+        errors: [{ field: "audio", message: "upload the file with PUT …/announcements/{id}/audio" }],
+      };
+    candidate = { ...candidate, audio: uploadedAudio ?? (sent === null ? null : kept) };
   }
 
   const stored = collection.item.safeParse(candidate);

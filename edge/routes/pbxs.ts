@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { PbxCreate, PbxUpdate } from "../../shared/accounts/schema.ts";
 import { ForwardAllUpdate, isCollectionName } from "../../shared/index.ts";
+import { serveAnnouncementAudio, storeAnnouncementAudio } from "../announcements/audio.ts";
 import type { AppEnv } from "../app-env.ts";
 import { directory, nodeHub, pbxObject } from "../env.ts";
 import { Problem, parseBody, problems, zodFieldErrors } from "../http/problem.ts";
@@ -175,6 +176,45 @@ pbxRoutes.get("/:pbx/calls", async (c) => {
 pbxRoutes.get("/:pbx/conference-rooms/live", async (c) => {
   const service = await requireService(c, c.req.param("pbx"), "view");
   return c.json({ rooms: await nodeHub(c.env).conferenceParticipants(service.id) });
+});
+
+// ---- Announcement recordings: an uploaded WAV or MP3 plays instead of the spoken message ----
+
+/** PUT bodies here are audio files, not JSON (app.ts lets them past the JSON size limit). */
+export function isAnnouncementUpload(method: string, path: string): boolean {
+  return method === "PUT" && /^\/api\/pbxs\/[^/]+\/announcements\/[^/]+\/audio$/.test(path);
+}
+
+pbxRoutes.put("/:pbx/announcements/:id/audio", async (c) => {
+  const service = await requireService(c, c.req.param("pbx"), "edit");
+  const audio = await storeAnnouncementAudio(c.env.AUDIO, service.id, {
+    contentType: c.req.header("content-type"),
+    fileName: c.req.query("name"),
+    body: await c.req.arrayBuffer(),
+  });
+  // A draft change like any other: it plays once applied, and View PBX Changes shows it.
+  const result = await pbxObject(c.env, service.id).edit({
+    section: "announcements",
+    action: "patch",
+    id: c.req.param("id"),
+    body: {},
+    ifMatch: c.req.header("if-match") ?? null,
+    actor: actorOf(c),
+    uploadedAudio: audio,
+  });
+  return editResponse(c, result, 200);
+});
+
+pbxRoutes.delete("/:pbx/announcements/:id/audio", (c) =>
+  edit(c, "announcements", "patch", c.req.param("id"), { audio: null }),
+);
+
+pbxRoutes.get("/:pbx/announcements/:id/audio", async (c) => {
+  const service = await requireService(c, c.req.param("pbx"), "view");
+  const shown = await pbxObject(c.env, service.id).getEntity("announcements", c.req.param("id"));
+  const audio = (shown?.entity as { audio?: { sha256: string } | null } | undefined)?.audio;
+  if (!audio) throw problems.notFound("An uploaded recording of that announcement");
+  return serveAnnouncementAudio(c.env.AUDIO, service.id, audio.sha256);
 });
 
 // ---- Call Forward All: runtime state a phone sets by dial code; the portal shows and sets it too ----

@@ -109,11 +109,25 @@ export const ConferenceRoom = z.object({
   maxParticipants: z.number().int().min(2).max(500).default(50),
 });
 
+/** The largest announcement file an admin may upload. */
+export const MAX_ANNOUNCEMENT_BYTES = 10 * 1024 * 1024;
+
+/** An uploaded announcement recording: stored by its SHA-256, which is also the node's cache key. */
+export const AnnouncementAudio = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be a SHA-256 in hex"),
+  fileName: z.string().trim().min(1).max(200),
+  contentType: z.enum(["audio/wav", "audio/mpeg"]),
+  bytes: z.number().int().min(1).max(MAX_ANNOUNCEMENT_BYTES),
+  uploadedAt: z.iso.datetime(),
+});
+
 export const Announcement = z.object({
   id: EntityId,
   name: Name,
   /** Spoken by text-to-speech until an audio file is uploaded. */
   message: z.string().trim().min(1, "is required").max(2000),
+  /** The uploaded recording played instead of the spoken message; null: the message is spoken. */
+  audio: AnnouncementAudio.nullable().default(null),
   next: FinalActivity.default({ type: "hangup" }),
 });
 
@@ -198,6 +212,7 @@ export type VirtualExtension = z.infer<typeof VirtualExtension>;
 export type RingGroup = z.infer<typeof RingGroup>;
 export type ConferenceRoom = z.infer<typeof ConferenceRoom>;
 export type Announcement = z.infer<typeof Announcement>;
+export type AnnouncementAudio = z.infer<typeof AnnouncementAudio>;
 export type Holiday = z.infer<typeof Holiday>;
 export type BlacklistEntry = z.infer<typeof BlacklistEntry>;
 export type FaxSender = z.infer<typeof FaxSender>;

@@ -352,6 +352,7 @@ function resolveActivity(config: PbxConfig, activity: Activity, leg: Leg, depth 
         announcementId: announcement.id,
         name: announcement.name,
         message: announcement.message,
+        audio: announcement.audio?.sha256 ?? null,
         next,
         reason: `Play announcement "${announcement.name}", then ${lowerFirst(next.reason)}`,
       };

@@ -114,6 +114,8 @@ export type CallDecision = Explained &
         name: string;
         /** Text for text-to-speech until an audio file is uploaded. */
         message: string;
+        /** The uploaded recording's SHA-256, played instead of the message; null: spoken. */
+        audio: string | null;
         /** What happens after the announcement (never another announcement). */
         next: CallDecision;
       }
