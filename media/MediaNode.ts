@@ -54,6 +54,15 @@ export class MediaNode {
       logger.error(`no spoken prompts: ${error.message}`);
       return null;
     });
+    if (prompts)
+      prompts.uploadSource = async (pbx, sha256) => {
+        const response = await fetch(`${options.edgeUrl}/api/nodes/audio/${encodeURIComponent(pbx)}/${sha256}`, {
+          headers: { authorization: `Bearer ${options.token}` },
+        });
+        if (!response.ok)
+          throw new Error(`the edge answered ${response.status} for announcement ${sha256.slice(0, 12)}…`);
+        return Buffer.from(await response.arrayBuffer());
+      };
     let link: EdgeLink | null = null;
     const forwardAll = new ForwardAllState();
     const voicemail = new Voicemail(
@@ -83,10 +92,13 @@ export class MediaNode {
     link.on("config", (pbx, version, config) => {
       directory.upsert(pbx, version, config);
       logger.info(`PBX ${pbx} version ${version} live (${config.extensions.length} extensions)`);
-      // Spoken now rather than when the first caller is waiting for it.
+      // Spoken (or downloaded) now rather than when the first caller is waiting for it.
       for (const announcement of config.announcements)
-        prompts?.speech(announcement.message).catch((error: Error) => {
-          logger.error(`announcement "${announcement.name}" of ${pbx} cannot be spoken: ${error.message}`);
+        (announcement.audio
+          ? prompts?.uploaded(pbx, announcement.audio.sha256)
+          : prompts?.speech(announcement.message)
+        )?.catch((error: Error) => {
+          logger.error(`announcement "${announcement.name}" of ${pbx} cannot be played: ${error.message}`);
         });
     });
     // Dial codes change forward-all here; the edge keeps it and tells every node.

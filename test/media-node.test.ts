@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { MediaNode } from "../media/MediaNode.ts";
+import { encodeG711 } from "../media/rtc/tones.ts";
+import { createResponse } from "../media/sip/core/responses.ts";
 import { runSipp, startSippCallee } from "../media/test-support/sipp.ts";
 import { UdpPhone } from "../media/test-support/UdpPhone.ts";
+import { encodeWav } from "../media/voicemail/wav.ts";
 import { devMediaNodeToken, type RunningEdge, startEdge } from "../scripts/lib/edge.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { eventually, PortalClient } from "./support/portal-client.ts";
@@ -188,6 +192,68 @@ test("the portal sees who is in a conference room while a phone is in it", async
   phone.send(phone.inDialog(ok, "BYE", 10));
   await eventually("the room empty again", async () => Object.keys(await live()).length === 0);
   phone.close();
+});
+
+test("an announcement recording uploaded in the portal is what callers hear once applied", async () => {
+  const admin = await PortalClient.register(edge.url, "announcer");
+  const { pbx } = await admin.expect<{ pbx: { id: string } }>(201, "POST", "/api/pbxs", { name: "Recorded Office" });
+  const base = `/api/pbxs/${pbx.id}`;
+  const announcement = await admin.expect<{ id: string }>(201, "POST", `${base}/announcements`, {
+    name: "Welcome",
+    message: "Welcome to the recorded office.",
+  });
+  // 1.5 s of a 1 kHz tone as the admin's WAV file (8 kHz, 16-bit: ffmpeg keeps the samples as they are).
+  const tone = new Int16Array(12_000).map((_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 1000 * i) / 8000)));
+  const wav = encodeWav(tone);
+  const uploaded = await admin.upload<{ audio: { sha256: string } }>(
+    `${base}/announcements/${announcement.id}/audio?name=welcome.wav`,
+    wav,
+    "audio/wav",
+  );
+  assert.equal(uploaded.status, 200, JSON.stringify(uploaded.body));
+  await admin.expect(201, "POST", `${base}/call-routes`, {
+    did: "+61290008000",
+    timezone: "UTC",
+    alertName: "Main",
+    activity: { type: "announcement", announcementId: announcement.id },
+  });
+  const { version } = await admin.expect<{ version: number }>(201, "POST", `${base}/apply`);
+
+  // A node with the carrier on loopback, so the call below comes in to the DID.
+  const carrierSide = await MediaNode.start({
+    edgeUrl: edge.url,
+    nodeId: "media-carrier-test",
+    token: devMediaNodeToken(),
+    stateDir: join(dir, "media-carrier"),
+    sip: { host: "127.0.0.1", udpPort: 0, tcpPort: 0, wsPort: 0 },
+    media: { ip: "127.0.0.1", rtpPorts: { min: 43000, max: 43999 }, workers: 1 },
+    trunk: { host: "127.0.0.1", port: 5060, transport: "udp", credentials: null, defaultCallerId: null },
+  });
+  try {
+    await eventually("version live", async () => carrierSide.directory.get(pbx.id)?.version === version);
+    const rtp = createSocket("udp4");
+    const heard: Buffer[] = [];
+    rtp.on("message", (packet) => {
+      if (packet.length === 172) heard.push(packet.subarray(12));
+    });
+    await new Promise<void>((resolve) => rtp.bind(0, "127.0.0.1", resolve));
+    const carrier = await UdpPhone.open({ host: "127.0.0.1", port: carrierSide.gateway.transports.udp.local.port });
+    const ok = await carrier.call("0412345678", "carrier.example", "", "+61290008000", rtp.address().port);
+    assert.equal(ok.status, 200);
+    // The node plays the file's own samples (as PCMU), then hangs up: the announcement's next step.
+    const bye = await carrier.nextRequestOf("BYE", 10_000);
+    carrier.sendRaw(createResponse(bye, 200).toBuffer());
+    const expected = encodeG711(tone, "PCMU");
+    const middle = expected.subarray(4000, 8000);
+    assert.ok(
+      Buffer.concat(heard).indexOf(middle) >= 0,
+      `the uploaded tone was played (${heard.length} packets heard)`,
+    );
+    carrier.close();
+    rtp.close();
+  } finally {
+    await carrierSide.stop();
+  }
 });
 
 test("a PBX deleted in the portal stops being served", async () => {

@@ -17,6 +17,7 @@ import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import WebSocket from "ws";
+import { encodeWav } from "../media/voicemail/wav.ts";
 import { devMediaNodeToken, type RunningEdge, startEdge } from "../scripts/lib/edge.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { MailSink } from "./support/mail-sink.ts";
@@ -783,6 +784,26 @@ test("Ring Groups, Conference Rooms and Announcements from the homepage tiles; S
     await shot(page, "25-announcement-form");
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByRole("link", { name: /After hours/ }).waitFor();
+    // A recording for it: a file that is not audio is refused beside the field, a WAV is kept.
+    await page.getByRole("link", { name: /After hours/ }).click();
+    await page.getByText("No recording: callers hear the message spoken.").waitFor();
+    const fileInput = page.getByLabel(/Upload a recording/);
+    await fileInput.setInputFiles({ name: "notes.wav", mimeType: "audio/wav", buffer: Buffer.from("not audio") });
+    await page
+      .getByRole("alert")
+      .filter({ hasText: /not a WAV file|not valid/ })
+      .waitFor();
+    await fileInput.setInputFiles({
+      name: "after-hours.wav",
+      mimeType: "audio/wav",
+      buffer: encodeWav(new Int16Array(8000)),
+    });
+    await page.getByText("Recording uploaded. Your changes are ready to apply.").waitFor();
+    await page.getByText(/after-hours\.wav · 16 KB/).waitFor();
+    assert.equal(await page.getByLabel("Listen to the recording").count(), 1);
+    await shot(page, "25b-announcement-recording");
+    await page.getByRole("link", { name: "Announcements" }).first().click();
+    await page.getByRole("link", { name: /After hours/ }).waitFor();
 
     // ---- Settings: the timezone; the channels are the provider's ----
     await page.getByRole("link", { name: "Bay Office" }).click();
@@ -814,7 +835,11 @@ test("Ring Groups, Conference Rooms and Announcements from the homepage tiles; S
         settings: { timezone: string; channels: number };
         ringGroups: { id: string; number: string; strategy: string; members: string[]; ringSeconds: number }[];
         conferenceRooms: { number: string; name: string; pin: string; maxParticipants: number }[];
-        announcements: { name: string; next: { type: string; ringGroupId?: string } }[];
+        announcements: {
+          name: string;
+          next: { type: string; ringGroupId?: string };
+          audio: { fileName: string } | null;
+        }[];
       };
     };
     const group = applied.config.ringGroups[0];
@@ -827,6 +852,7 @@ test("Ring Groups, Conference Rooms and Announcements from the homepage tiles; S
       [["700", "Board room", "4242", 10]],
     );
     assert.deepEqual(applied.config.announcements[0]?.next, { type: "ringGroup", ringGroupId: group?.id });
+    assert.equal(applied.config.announcements[0]?.audio?.fileName, "after-hours.wav");
     assert.deepEqual(applied.config.settings.timezone, "Australia/Perth");
     assert.equal(applied.config.settings.channels, 4, "the channel count is left alone");
 
@@ -872,7 +898,11 @@ test("Ring Groups, Conference Rooms and Announcements from the homepage tiles; S
       await page.waitForLoadState("networkidle");
       // The rooms list says who is in each room now (the media nodes' report; nobody here).
       if (name === "28-conference-rooms") await page.getByText(/Room 700 Board room/).waitFor();
-      if (name === "28-conference-rooms") await page.getByText(/nobody in the room/).first().waitFor();
+      if (name === "28-conference-rooms")
+        await page
+          .getByText(/nobody in the room/)
+          .first()
+          .waitFor();
       await shot(page, name);
     }
   } catch (error) {

@@ -61,6 +61,29 @@ export class PromptSet {
     return cachedSpeech(this.dir, text);
   }
 
+  /** Where uploaded announcement files come from (the edge, by PBX and SHA-256). */
+  uploadSource: ((pbxId: string, sha256: string) => Promise<Buffer>) | null = null;
+
+  /**
+   * An announcement file an admin uploaded (WAV, MP3), as 8 kHz audio: downloaded once, checked
+   * against its SHA-256, converted by ffmpeg and kept in the cache under that name.
+   */
+  async uploaded(pbxId: string, sha256: string): Promise<Int16Array> {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error("not a SHA-256");
+    const file = join(this.dir, `${sha256}.upload.s16le`);
+    const cached = await readFile(file).catch(() => null);
+    if (cached && cached.length > 0) return samplesOf(cached);
+    if (!this.uploadSource) throw new Error("uploaded announcements are not available (no edge)");
+    const original = await this.uploadSource(pbxId, sha256);
+    if (createHash("sha256").update(original).digest("hex") !== sha256)
+      throw new Error(`announcement file ${sha256.slice(0, 12)}… does not match its SHA-256`);
+    const audio = await transcode(original);
+    const temporary = `${file}.${process.pid}.tmp`;
+    await writeFile(temporary, audio);
+    await rename(temporary, file);
+    return samplesOf(audio);
+  }
+
   get(id: PromptId): Int16Array {
     const audio = this.audio.get(id);
     if (!audio) throw new Error(`no prompt ${id}`);
@@ -88,24 +111,7 @@ export function speak(text: string): Promise<Buffer> {
     const espeak = spawn("espeak-ng", ["-v", VOICE, "-s", "150", "--stdout", "--", text], {
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const ffmpeg = spawn(
-      "ffmpeg",
-      [
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-i",
-        "pipe:0",
-        "-ar",
-        String(PROMPT_RATE),
-        "-ac",
-        "1",
-        "-f",
-        "s16le",
-        "pipe:1",
-      ],
-      { stdio: ["pipe", "pipe", "pipe"] },
-    );
+    const ffmpeg = spawn("ffmpeg", TO_PROMPT_AUDIO, { stdio: ["pipe", "pipe", "pipe"] });
     const missing = (tool: string, pkg: string) => (error: NodeJS.ErrnoException) =>
       reject(error.code === "ENOENT" ? new Error(`${tool} is not installed (apt-get install ${pkg})`) : error);
     espeak.on("error", missing("espeak-ng", "espeak-ng"));
@@ -125,6 +131,45 @@ export function speak(text: string): Promise<Buffer> {
       const audio = Buffer.concat(chunks);
       if (code === 0 && audio.length >= 2) resolve(audio);
       else reject(new Error(`rendering "${text.slice(0, 40)}" failed (ffmpeg ${code}): ${errors.slice(0, 300)}`));
+    });
+  });
+}
+
+/** ffmpeg reading any audio on stdin, writing 16-bit 8 kHz mono on stdout. */
+const TO_PROMPT_AUDIO = [
+  "-hide_banner",
+  "-loglevel",
+  "error",
+  "-i",
+  "pipe:0",
+  "-ar",
+  String(PROMPT_RATE),
+  "-ac",
+  "1",
+  "-f",
+  "s16le",
+  "pipe:1",
+];
+
+/** An audio file (WAV, MP3, anything ffmpeg reads) as 16-bit 8 kHz mono. */
+export function transcode(file: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const ffmpeg = spawn("ffmpeg", TO_PROMPT_AUDIO, { stdio: ["pipe", "pipe", "pipe"] });
+    ffmpeg.on("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "ENOENT" ? new Error("ffmpeg is not installed (apt-get install ffmpeg)") : error),
+    );
+    const chunks: Buffer[] = [];
+    let errors = "";
+    ffmpeg.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+    ffmpeg.stderr.on("data", (chunk: Buffer) => {
+      errors += chunk.toString();
+    });
+    ffmpeg.stdin.on("error", () => {}); // ffmpeg gone: its own exit says why
+    ffmpeg.stdin.end(file);
+    ffmpeg.on("close", (code) => {
+      const audio = Buffer.concat(chunks);
+      if (code === 0 && audio.length >= 2) resolve(audio);
+      else reject(new Error(`the audio file cannot be decoded (ffmpeg ${code}): ${errors.slice(0, 300)}`));
     });
   });
 }

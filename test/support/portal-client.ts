@@ -31,6 +31,22 @@ export class PortalClient {
     return { status: res.status, body: parsed as T };
   }
 
+  /** PUTs a file as the body (an announcement recording), as the portal's upload does. */
+  async upload<T = Record<string, unknown>>(
+    path: string,
+    file: Uint8Array,
+    contentType: string,
+  ): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method: "PUT",
+      headers: { "content-type": contentType, cookie: this.cookie ?? "", "x-csrf-token": this.csrf ?? "" },
+      body: new Blob([new Uint8Array(file)]),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+  }
+
   /** Like request(), but throws unless the status is the expected one. */
   async expect<T = Record<string, unknown>>(status: number, method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.request<T>(method, path, body);

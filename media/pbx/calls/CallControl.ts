@@ -304,7 +304,10 @@ export class CallControl {
       }
     }
     if (announcement) {
-      const speech = await prompts.speech(announcement.message).catch((error: Error) => {
+      const spoken = announcement.audio
+        ? prompts.uploaded(pbx.pbxId, announcement.audio)
+        : prompts.speech(announcement.message);
+      const speech = await spoken.catch((error: Error) => {
         this.logger.error(`announcement "${announcement.name}" of ${pbx.pbxId} cannot be spoken: ${error.message}`);
         return null;
       });

@@ -83,7 +83,9 @@ export async function api<T = unknown>(
   if (method !== "GET" && !csrfToken && !path.startsWith("/auth/"))
     await api("GET", "/me", undefined, { quiet401: true }).catch(() => {});
   const headers: Record<string, string> = { accept: "application/json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
+  // A file (an announcement recording) goes as it is; anything else as JSON.
+  const file = body instanceof Blob ? body : null;
+  if (body !== undefined) headers["content-type"] = file ? file.type || "application/octet-stream" : "application/json";
   if (method !== "GET" && csrfToken) headers["x-csrf-token"] = csrfToken;
   if (options.ifMatch) headers["if-match"] = options.ifMatch;
   let res: Response;
@@ -92,7 +94,7 @@ export async function api<T = unknown>(
       method,
       headers,
       credentials: "same-origin",
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(body !== undefined ? { body: file ?? JSON.stringify(body) } : {}),
     });
   } catch {
     setReachable(false);

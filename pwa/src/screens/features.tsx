@@ -341,9 +341,89 @@ function AnnouncementForm({ editing }: { editing: Editing<Announcement> }) {
         label="Message"
         multiline
         required
-        hint="What callers hear, spoken by text-to-speech (up to 2000 characters)."
+        hint="What callers hear, spoken by text-to-speech (up to 2000 characters), unless you upload a recording."
       />
       <ActivityFields form={form} path="next" config={config} kind="final" legend="After the announcement" />
+      {existing ? (
+        <RecordingField pbxId={pbx} announcement={existing} />
+      ) : (
+        <p class="hint">Save the announcement first; then you can upload a recording for it.</p>
+      )}
     </EntityForm>
+  );
+}
+
+/** The announcement's own recording (WAV or MP3): uploaded, listened to, removed; played once applied. */
+function RecordingField({ pbxId, announcement }: { pbxId: string; announcement: Announcement }) {
+  const [audio, setAudio] = useState(announcement.audio);
+  const [status, setStatus] = useState<{ error: boolean; text: string } | null>(null);
+  const path = `/pbxs/${pbxId}/announcements/${announcement.id}/audio`;
+  const upload = async (file: File | undefined) => {
+    if (!file) return;
+    setStatus({ error: false, text: `Uploading ${file.name}…` });
+    try {
+      const type = file.type || (file.name.toLowerCase().endsWith(".mp3") ? "audio/mpeg" : "audio/wav");
+      const result = await api<Announcement>(
+        "PUT",
+        `${path}?name=${encodeURIComponent(file.name)}`,
+        new Blob([file], { type }),
+      );
+      setAudio(result.data.audio);
+      setStatus({ error: false, text: "Recording uploaded. Your changes are ready to apply." });
+    } catch (error) {
+      setStatus({ error: true, text: (error as Error).message });
+    }
+  };
+  const remove = async () => {
+    try {
+      await api("DELETE", path);
+      setAudio(null);
+      setStatus({
+        error: false,
+        text: "Recording removed: the message will be spoken. Your changes are ready to apply.",
+      });
+    } catch (error) {
+      setStatus({ error: true, text: (error as Error).message });
+    }
+  };
+  return (
+    <fieldset class="recording">
+      <legend>Recording</legend>
+      {audio ? (
+        <>
+          <p>
+            {audio.fileName} · {Math.ceil(audio.bytes / 1024)} KB · uploaded{" "}
+            {new Date(audio.uploadedAt).toLocaleString()}
+          </p>
+          {/* The query changes with the file, so the browser never plays an older one from its cache. */}
+          <audio
+            controls
+            preload="none"
+            src={`/api${path}?v=${audio.sha256.slice(0, 12)}`}
+            aria-label="Listen to the recording"
+          />
+          <p>
+            <button type="button" class="secondary" onClick={() => void remove()}>
+              Remove recording
+            </button>
+          </p>
+        </>
+      ) : (
+        <p>No recording: callers hear the message spoken.</p>
+      )}
+      <label class="field">
+        <span>{audio ? "Replace with another file" : "Upload a recording"} (WAV or MP3, up to 10 MB)</span>
+        <input
+          type="file"
+          accept="audio/wav,audio/x-wav,audio/mpeg,.wav,.mp3"
+          onChange={(event) => void upload((event.currentTarget as HTMLInputElement).files?.[0])}
+        />
+      </label>
+      {status && (
+        <p role={status.error ? "alert" : "status"} class={status.error ? "error" : "ok"}>
+          {status.text}
+        </p>
+      )}
+    </fieldset>
   );
 }
