@@ -396,6 +396,7 @@ function RecordingField({ pbxId, announcement }: { pbxId: string; announcement: 
             {new Date(audio.uploadedAt).toLocaleString()}
           </p>
           {/* The query changes with the file, so the browser never plays an older one from its cache. */}
+          {/* biome-ignore lint/a11y/useMediaCaption: the admin's own upload; its words are the Message field above */}
           <audio
             controls
             preload="none"
