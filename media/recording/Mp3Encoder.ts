@@ -38,8 +38,10 @@ export class Mp3Encoder {
       ...(options.measureCpu ? ["-benchmark", "-loglevel", "info", "-nostats"] : ["-loglevel", "error"]),
       ...["-f", "s16le", "-ar", String(RECORDING_RATE), "-ac", String(RECORDING_CHANNELS), "-i", "pipe:0"],
       ...["-codec:a", "libmp3lame", "-b:a", BITRATE],
+      // Each MP3 frame is written out as soon as it is made: else ffmpeg holds 32 KB (8 s) back,
+      // and the in-progress uploads (and a dead node's recording) would lag that much behind.
       // A pipe cannot be rewound for a Xing header; each partial upload is then a plain MP3 stream.
-      ...["-write_xing", "0", "-id3v2_version", "0", "-f", "mp3", "pipe:1"],
+      ...["-flush_packets", "1", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3", "pipe:1"],
     ];
     this.child = spawn("ffmpeg", args, { stdio: ["pipe", "pipe", "pipe"] });
     this.child.stdout.on("data", (chunk: Buffer) => this.append(chunk));
