@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, join, normalize, sep } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { encodeWav } from "../voicemail/wav.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -411,22 +412,8 @@ export function launchChromium(options: { fakeAudioFile?: string; askForMicropho
 
 /** A mono 16-bit WAV of a sine (a whole number of cycles, so Chromium's looping is seamless). */
 export function toneWav(frequency: number, seconds: number, rate = 48_000): Buffer {
-  const count = rate * seconds;
-  const data = Buffer.alloc(count * 2);
-  for (let i = 0; i < count; i++)
-    data.writeInt16LE(Math.round(0.3 * 32767 * Math.sin((2 * Math.PI * frequency * i) / rate)), i * 2);
-  const header = Buffer.alloc(44);
-  header.write("RIFF", 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write("WAVEfmt ", 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write("data", 36);
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
+  const samples = new Int16Array(rate * seconds).map((_, i) =>
+    Math.round(0.3 * 32767 * Math.sin((2 * Math.PI * frequency * i) / rate)),
+  );
+  return encodeWav(samples, rate);
 }

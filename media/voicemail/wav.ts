@@ -1,7 +1,10 @@
-/** The node's audio files: RIFF WAVE, 16-bit linear PCM, mono, 8 kHz (what the node hears and plays). */
+/**
+ * The node's audio files: RIFF WAVE, 16-bit linear PCM, mono, 8 kHz (what the node hears and
+ * plays). A 44-byte header is all it takes; a library would bring more than it saves.
+ */
 const RATE = 8000;
 
-export function encodeWav(samples: Int16Array): Buffer {
+export function encodeWav(samples: Int16Array, rate = RATE): Buffer {
   const data = samples.length * 2;
   const wav = Buffer.alloc(44 + data);
   wav.write("RIFF", 0, "ascii");
@@ -11,8 +14,8 @@ export function encodeWav(samples: Int16Array): Buffer {
   wav.writeUInt32LE(16, 16);
   wav.writeUInt16LE(1, 20); // PCM
   wav.writeUInt16LE(1, 22); // mono
-  wav.writeUInt32LE(RATE, 24);
-  wav.writeUInt32LE(RATE * 2, 28);
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(rate * 2, 28);
   wav.writeUInt16LE(2, 32);
   wav.writeUInt16LE(16, 34);
   wav.write("data", 36, "ascii");

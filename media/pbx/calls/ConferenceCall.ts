@@ -1,6 +1,5 @@
 import type { CallRecord } from "../../../shared/index.ts";
 import { g711Frames } from "../../rtc/tones.ts";
-import { createResponse } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
@@ -8,7 +7,6 @@ import type { PromptSet } from "../../voice/PromptSet.ts";
 import type { ConferenceRoom } from "../conference/ConferenceRoom.ts";
 import { askCode } from "./askCode.ts";
 import type { CallMediaCounts } from "./Call.ts";
-import { answerDtmfInfo } from "./dtmf-info.ts";
 import type { CallMediaSession, MediaLeg } from "./media.ts";
 import { NodeCall } from "./NodeCall.ts";
 
@@ -79,18 +77,6 @@ export class ConferenceCall extends NodeCall<ConferenceCallEvents> {
       this.hangUp();
     }
   }
-
-  handleInDialog(tx: ServerTransaction): void {
-    const { request, peer } = tx;
-    if (request.method === "INFO" && !this.ended) {
-      // Keys by INFO (browsers) feed the PIN prompt like RFC 4733 would.
-      answerDtmfInfo(tx, this.leg);
-      return;
-    }
-    tx.respond(createResponse(request, request.method === "BYE" ? 200 : 488, undefined, peer));
-    if (request.method === "BYE") this.end();
-  }
-
   protected end(): void {
     if (this.ended) return;
     this.ended = true;

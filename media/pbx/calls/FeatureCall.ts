@@ -1,6 +1,4 @@
 import { CONFIRMATION_TONE, g711Frames, toneSamples } from "../../rtc/tones.ts";
-import { createResponse } from "../../sip/core/responses.ts";
-import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import { NodeCall } from "./NodeCall.ts";
 
 interface FeatureCallEvents {
@@ -23,12 +21,6 @@ export class FeatureCall extends NodeCall<FeatureCallEvents> {
     }
     this.hangUp();
   }
-
-  handleInDialog(tx: ServerTransaction): void {
-    tx.respond(createResponse(tx.request, tx.request.method === "BYE" ? 200 : 488, undefined, tx.peer));
-    if (tx.request.method === "BYE") this.end();
-  }
-
   protected end(): void {
     if (this.ended) return;
     this.ended = true;

@@ -1,10 +1,12 @@
 import { EventEmitter } from "node:events";
 import { randomToken } from "../../sip/core/headers.ts";
 import type { SipRequest } from "../../sip/core/message.ts";
+import { createResponse } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
 import { AnsweredInvite } from "./AnsweredInvite.ts";
+import { answerDtmfInfo } from "./dtmf-info.ts";
 import type { CallMediaSession, MediaLeg } from "./media.ts";
 
 /**
@@ -39,7 +41,19 @@ export abstract class NodeCall<Events extends Record<keyof Events, unknown[]>> e
     );
   }
 
-  abstract handleInDialog(tx: ServerTransaction): void;
+  /**
+   * BYE ends the call; INFO keys (browsers) reach the leg as RFC 4733 would, for a prompt that
+   * waits for them; anything else is refused and the call goes on.
+   */
+  handleInDialog(tx: ServerTransaction): void {
+    const { request, peer } = tx;
+    if (request.method === "INFO" && !this.ended) {
+      answerDtmfInfo(tx, this.leg);
+      return;
+    }
+    tx.respond(createResponse(request, request.method === "BYE" ? 200 : 488, undefined, peer));
+    if (request.method === "BYE") this.end();
+  }
 
   acknowledged(): void {
     this.answer?.acknowledged();

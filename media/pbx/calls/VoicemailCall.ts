@@ -1,7 +1,6 @@
 import { hashPassword, verifyPassword } from "../../../shared/crypto/password.ts";
 import type { Extension } from "../../../shared/index.ts";
 import { g711Frames } from "../../rtc/tones.ts";
-import { createResponse } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ServerTransaction } from "../../sip/core/transactions/ServerTransaction.ts";
 import type { Peer } from "../../sip/platform/transport.ts";
@@ -10,7 +9,6 @@ import type { PromptId, PromptSet } from "../../voice/PromptSet.ts";
 import type { Voicemail } from "../../voicemail/Voicemail.ts";
 import type { VoicemailMessage } from "../../voicemail/VoicemailStore.ts";
 import { askCode } from "./askCode.ts";
-import { answerDtmfInfo } from "./dtmf-info.ts";
 import type { CallMediaSession, MediaLeg } from "./media.ts";
 import { NodeCall } from "./NodeCall.ts";
 import { recordMessage } from "./recordMessage.ts";
@@ -185,17 +183,6 @@ export class VoicemailCall extends NodeCall<VoicemailCallEvents> {
       timeZone: this.timezone,
     }).format(new Date(iso));
   }
-
-  handleInDialog(tx: ServerTransaction): void {
-    const { request, peer } = tx;
-    if (request.method === "INFO" && !this.ended) {
-      answerDtmfInfo(tx, this.leg);
-      return;
-    }
-    tx.respond(createResponse(request, request.method === "BYE" ? 200 : 488, undefined, peer));
-    if (request.method === "BYE") this.end();
-  }
-
   protected end(): void {
     if (this.ended) return;
     this.ended = true;
