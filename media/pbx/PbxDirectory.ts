@@ -73,6 +73,11 @@ export class PbxDirectory extends EventEmitter<PbxDirectoryEvents> {
     return this.byDomainName.get(domain.toLowerCase());
   }
 
+  /** Every PBX served (the FTP server looks a login up among them). */
+  entries(): IterableIterator<PbxEntry> {
+    return this.byId.values();
+  }
+
   get size(): number {
     return this.byId.size;
   }
