@@ -51,6 +51,9 @@ const PASSWORDS: Record<string, string> = {
 const TALK_MS = 2500;
 const BROWSER_TONE_HZ = 440;
 const PHONE_TONE_HZ = 1000;
+/** A conference room both kinds of phone can dial. */
+const ROOM_ID = "conf_brow001";
+const ROOM_NUMBER = "800";
 /** The second browser's microphone (an oscillator in the page). */
 const CAROL_TONE_HZ = 660;
 
@@ -238,7 +241,10 @@ async function openSoftphone(name: string, extension: string, toneHz?: number): 
 
 before(async () => {
   requireChromium();
-  const directory = testDirectory({ id: PBX_ID, domain: DOMAIN, passwords: PASSWORDS, idPrefix: "ext_brow0" });
+  const directory = testDirectory(
+    { id: PBX_ID, domain: DOMAIN, passwords: PASSWORDS, idPrefix: "ext_brow0" },
+    { conferenceRooms: [{ id: ROOM_ID, name: "Browsers and phones", number: ROOM_NUMBER }] },
+  );
   ({ gateway, engine, ended } = await startCallGateway({
     directory,
     rtpPorts: { min: 47000, max: 47999 },
@@ -411,6 +417,37 @@ describe("Chromium (SIP.js over WebSocket, WebRTC) ↔ SIP phones through the B2
         assert.ok(leg.sent >= minimum * 0.5 && leg.received >= minimum * 0.5, `node counted ${JSON.stringify(leg)}`);
       const dump = await engine.dump();
       assert.equal(JSON.stringify(dump).includes('transportIds":["'), false, "no transports left behind");
+    }),
+  );
+
+  it("a browser and a desk phone in a conference room: mixed alike, each hears the other", { timeout: 30_000 }, () =>
+    withPageLog(async () => {
+      assert.ok(alice, "the browser registered (first test)");
+      const phone = await UdpPhone.open({ host: "127.0.0.1", port: gateway.transports.udp.local.port });
+      phones.push(phone);
+      const rtp = await RtpEndpoint.open();
+      const ok = await phone.call("101", DOMAIN, PASSWORDS["101"] ?? "", ROOM_NUMBER, rtp.port);
+      assert.equal(ok.status, 200, "the room answers the phone");
+      const answer = parseRemoteSdp(ok.body.toString("utf8"));
+      rtp.sendTone(answer.address ?? "127.0.0.1", answer.port, PHONE_TONE_HZ);
+      await alice.run("call", `sip:${ROOM_NUMBER}@${DOMAIN}`);
+      await alice.run("waitState", "Established", 5000);
+      await delay(TALK_MS);
+      const stats = await alice.run("stats");
+      const heard = await alice.run("tone");
+      const seated = gateway.calls?.conferenceParticipants(PBX_ID)[ROOM_ID] ?? [];
+      rtp.stop();
+      await alice.run("hangup");
+      phone.send(byeAfter(phone, ok));
+      // The browser's leg is G.711 (the mixer's), not Opus: it is mixed like any phone.
+      assert.equal(stats.inbound?.codec, "audio/PCMU");
+      assert.deepEqual(seated.map((p) => p.caller).sort(), ["100", "101"]);
+      assert.ok(heard && Math.abs(heard.peakHz - PHONE_TONE_HZ) < 20, `the browser hears ${heard?.peakHz} Hz`);
+      const share = toneShare(rtp.samples(50), BROWSER_TONE_HZ);
+      assert.ok(share > 0.5, `the phone hears the browser's ${BROWSER_TONE_HZ} Hz (${(share * 100).toFixed(1)}%)`);
+      console.log(
+        `conference: browser heard ${heard?.peakHz.toFixed(0)} Hz; phone heard ${(share * 100).toFixed(1)}% at ${BROWSER_TONE_HZ} Hz`,
+      );
     }),
   );
 });
