@@ -1,6 +1,7 @@
 // Debian packages the tests and the media node use, installed when missing (npm test, CI).
 // `--runtime`: only those the running media node needs (npm start).
-// Each entry: the command that proves the package is there, and the package that brings it.
+// Each entry: the command that proves the package is there (or a shell probe that must succeed),
+// the package that brings it, and optionally a script to run once it has been installed.
 import { spawnSync } from "node:child_process";
 
 const PACKAGES = [
@@ -12,11 +13,21 @@ const PACKAGES = [
   { command: "chromium", pkg: "chromium", why: "a real browser (SIP.js, WebRTC) in the browser call tests" },
   { command: "espeak-ng", pkg: "espeak-ng", why: "the media node's spoken prompts", runtime: true },
   { command: "ffmpeg", pkg: "ffmpeg", why: "prompts and announcements converted to 8 kHz", runtime: true },
+  { command: "gs", pkg: "ghostscript", why: "fax documents: PDF to TIFF-F, rendering fax pages in tests" },
+  { command: "tiff2pdf", pkg: "libtiff-tools", why: "received faxes to PDF, TIFF pages read in tests" },
+  { command: "pkg-config", pkg: "pkg-config", why: "finding SpanDSP for the fax addon build" },
+  {
+    probe: "pkg-config --exists spandsp",
+    pkg: "libspandsp-dev",
+    why: "SpanDSP, the fax modems and T.30 of the fax addon",
+    afterInstall: "scripts/fax/build-addon.mjs",
+  },
 ];
 
 const has = (command) => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 const wanted = process.argv.includes("--runtime") ? PACKAGES.filter((p) => p.runtime) : PACKAGES;
-const missing = wanted.filter((p) => !has(p.command));
+const present = (p) => (p.probe ? spawnSync("sh", ["-c", p.probe], { stdio: "ignore" }).status === 0 : has(p.command));
+const missing = wanted.filter((p) => !present(p));
 if (missing.length === 0) process.exit(0);
 
 const names = missing.map((p) => p.pkg);
@@ -37,4 +48,8 @@ if (!install()) {
     console.error(`Could not install ${names.join(" ")}.`);
     process.exit(1);
   }
+}
+// Some packages are build inputs (the fax addon was skipped at npm install without SpanDSP).
+for (const p of missing.filter((p) => p.afterInstall)) {
+  spawnSync(process.execPath, [p.afterInstall], { stdio: "inherit" });
 }
