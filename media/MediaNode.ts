@@ -1,10 +1,15 @@
 import { join } from "node:path";
 import { ConsoleLogger, type Logger } from "./common/Logger.ts";
+import type { FtpSettings } from "./config.ts";
 import { EdgeLink } from "./edge-link/EdgeLink.ts";
 import { ForwardAllState } from "./pbx/ForwardAllState.ts";
 import { PbxDirectory } from "./pbx/PbxDirectory.ts";
 import { SipGateway } from "./pbx/SipGateway.ts";
 import type { TrunkSettings } from "./pbx/trunk.ts";
+import { CallRecordings } from "./recording/CallRecordings.ts";
+import { RecordingFtpServer } from "./recording/RecordingFtpServer.ts";
+import { RecordingLibrary } from "./recording/RecordingLibrary.ts";
+import { RecordingUploader } from "./recording/RecordingUploader.ts";
 import { MediaEngine, type PortRange } from "./rtc/MediaEngine.ts";
 import { PromptSet } from "./voice/PromptSet.ts";
 import { Voicemail } from "./voicemail/Voicemail.ts";
@@ -24,6 +29,8 @@ export interface MediaNodeOptions {
   trunk?: TrunkSettings | null;
   /** The relay voicemail is emailed through; none: messages stay in their boxes only. */
   mail?: MailSettings | null;
+  /** The FTP server of call recordings; none: recordings are still made, only not served over FTP. */
+  ftp?: FtpSettings | null;
   logger?: Logger;
 }
 
@@ -38,6 +45,8 @@ export class MediaNode {
     readonly gateway: SipGateway,
     readonly link: EdgeLink,
     readonly engine: MediaEngine,
+    readonly recordings: CallRecordings,
+    readonly ftp: RecordingFtpServer | null,
   ) {}
 
   static async start(options: MediaNodeOptions): Promise<MediaNode> {
@@ -70,6 +79,11 @@ export class MediaNode {
       options.mail ? new VoicemailMailer(options.mail) : null,
       new ConsoleLogger("voicemail"),
     );
+    // Recordings go to the edge (R2) as they are made; the node keeps none on its disk.
+    const recordings = new CallRecordings(
+      new RecordingUploader(options.edgeUrl, options.token),
+      new ConsoleLogger("recordings"),
+    );
     const gateway = await SipGateway.start({
       ...options.sip,
       directory,
@@ -78,6 +92,7 @@ export class MediaNode {
       trunk: options.trunk ?? null,
       prompts,
       voicemail,
+      recordings,
       onCallRecord: (pbx, record) => link?.reportCall(pbx, record),
       onConference: (pbx, room, participants) => link?.reportConference(pbx, room, participants),
       logger: new ConsoleLogger("calls"),
@@ -110,7 +125,15 @@ export class MediaNode {
       logger.info(`PBX ${pbx} removed`);
     });
     link.start();
-    return new MediaNode(directory, gateway, link, engine);
+    const ftp = options.ftp
+      ? await RecordingFtpServer.start({
+          ...options.ftp,
+          directory,
+          library: new RecordingLibrary(options.edgeUrl, options.token),
+          logger: new ConsoleLogger("ftp"),
+        })
+      : null;
+    return new MediaNode(directory, gateway, link, engine, recordings, ftp);
   }
 
   /** Where phones reach this node. */
@@ -124,6 +147,9 @@ export class MediaNode {
   }
 
   async stop(): Promise<void> {
+    // Recordings of calls still up get their final upload while the link to the edge is there.
+    await this.recordings.stopAll();
+    await this.ftp?.close();
     await this.link.stop();
     await this.gateway.close();
     this.engine.close();

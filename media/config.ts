@@ -13,6 +13,16 @@ export interface MediaNodeSettings {
   trunk: TrunkSettings | null;
   /** Where voicemail is emailed from (SMTP_HOST, SMTP_PORT, MAIL_FROM; the edge's relay by default). */
   mail: MailSettings;
+  /** The FTP server of call recordings; null when FTP_PORT is "off". */
+  ftp: FtpSettings | null;
+}
+
+/** FTP_HOST (the SIP host), FTP_PORT (2121; 0 a free one), FTP_PASV_MIN–FTP_PASV_MAX (2122–2199), FTP_PASV_HOST (the media IP). */
+export interface FtpSettings {
+  host: string;
+  port: number;
+  passivePorts: { min: number; max: number };
+  passiveHost: string;
 }
 
 export function settingsFromEnv(
@@ -42,6 +52,15 @@ export function settingsFromEnv(
       rtpPorts: { min: port("RTP_PORT_MIN", 20000), max: port("RTP_PORT_MAX", 29999) },
       workers: Math.max(1, Number(env.MEDIA_WORKERS ?? 1) || 1),
     },
+    ftp:
+      env.FTP_PORT === "off"
+        ? null
+        : {
+            host: env.FTP_HOST ?? env.SIP_HOST ?? "127.0.0.1",
+            port: port("FTP_PORT", 2121),
+            passivePorts: { min: port("FTP_PASV_MIN", 2122), max: port("FTP_PASV_MAX", 2199) },
+            passiveHost: env.FTP_PASV_HOST ?? env.MEDIA_IP ?? env.SIP_HOST ?? "127.0.0.1",
+          },
     sip: {
       host: env.SIP_HOST ?? "127.0.0.1",
       udpPort: port("SIP_PORT", 5060),

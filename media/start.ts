@@ -13,5 +13,6 @@ export async function start(ctx: { root: string; dataDir: string; edgeUrl: strin
   });
   const node = await MediaNode.start(settings);
   const a = node.addresses;
-  return { url: `SIP udp/tcp ${a.udp}, WebSocket ${a.ws}`, stop: () => node.stop() };
+  const ftp = node.ftp ? `, recordings FTP ${settings.ftp?.host}:${node.ftp.port}` : "";
+  return { url: `SIP udp/tcp ${a.udp}, WebSocket ${a.ws}${ftp}`, stop: () => node.stop() };
 }

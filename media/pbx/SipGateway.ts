@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { CallRecord } from "../../shared/index.ts";
 import { ConsoleLogger, type Logger } from "../common/Logger.ts";
+import type { CallRecordings } from "../recording/CallRecordings.ts";
 import { tagOf } from "../sip/core/Dialog.ts";
 import { DigestAuthenticator } from "../sip/core/digest.ts";
 import { createResponse } from "../sip/core/responses.ts";
@@ -39,6 +40,8 @@ export interface SipGatewayOptions {
   ringTimeoutMs?: number;
   /** Who is in a conference room, after each join or leave. */
   onConference?: CallServices["onConference"];
+  /** Call recordings; without them no call is recorded. */
+  recordings?: CallRecordings | null;
   logger?: Logger;
   /** 0 picks a free port (tests). */
   udpPort: number;
@@ -89,6 +92,7 @@ export class SipGateway extends EventEmitter {
             voicemail: options.voicemail ?? null,
             ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}),
             ...(options.onConference ? { onConference: options.onConference } : {}),
+            recordings: options.recordings ?? null,
           },
         )
       : null;

@@ -47,6 +47,8 @@ export interface CallRecorderOptions {
   uploadEveryMs?: number;
   /** Spacing of the final upload's attempts (tests shorten it). */
   retryBaseMs?: number;
+  /** Told once stop() is done. */
+  onFinished?: (outcome: RecordingOutcome) => void;
 }
 
 export interface RecordingOutcome {
@@ -208,12 +210,14 @@ export class CallRecorder {
         `recording ${this.recordingId} of ${this.options.pbxId}: the final upload failed; the edge keeps ${this.uploadedBytes} bytes`,
       );
     mp3.fill(0);
-    return {
+    const outcome: RecordingOutcome = {
       recordingId: this.recordingId,
       durationMs: this.durationMs,
       uploadedBytes: this.uploadedBytes,
       final: stored,
     };
+    this.options.onFinished?.(outcome);
+    return outcome;
   }
 
   /** One upload of the whole file so far; true when the edge stored it. Failures are logged, not thrown. */

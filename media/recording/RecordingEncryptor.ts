@@ -49,7 +49,8 @@ export class RecordingEncryptor {
   async encrypt(plain: Uint8Array): Promise<Buffer> {
     const key = await crypto.subtle.generateKey({ name: "AES-CBC", length: 256 }, true, ["encrypt"]);
     const iv = crypto.getRandomValues(new Uint8Array(16));
-    const ciphertext = await crypto.subtle.encrypt({ name: "AES-CBC", iv }, key, plain);
+    // Node's Buffers are never over a SharedArrayBuffer; the DOM typings cannot know that.
+    const ciphertext = await crypto.subtle.encrypt({ name: "AES-CBC", iv }, key, plain as Uint8Array<ArrayBuffer>);
     const rawKey = new Uint8Array(await crypto.subtle.exportKey("raw", key));
     const encryptedKey = publicEncrypt(
       { key: this.publicKeyPem, padding: constants.RSA_PKCS1_PADDING },

@@ -38,7 +38,7 @@ export class RecordingUploader {
       response = await fetch(url, {
         method: "PUT",
         headers: { ...recordingUploadHeaders(upload), authorization: `Bearer ${this.token}` },
-        body,
+        body: body as Uint8Array<ArrayBuffer>,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {

@@ -44,6 +44,16 @@ export interface UnansweredHandler {
   run(leg: MediaLeg, media: CallMediaSession, signal: AbortSignal): Promise<void>;
 }
 
+/** An answered call, both parties bridged: what call control records. */
+export interface AnsweredCall {
+  caller: MediaLeg;
+  callee: MediaLeg;
+  media: CallMediaSession;
+  /** The carrier answered (an outbound call). */
+  calleeIsTrunk: boolean;
+  record: Pick<CallRecord, "callId" | "direction" | "from" | "to">;
+}
+
 /** Where a transfer goes: the first stage of the dial plan for the number, or why not. */
 export type TransferPlan = { destinations: Destination[] } | { status: number; reason: string };
 
@@ -143,6 +153,10 @@ export class Call extends EventEmitter<CallEvents> {
    * itself, e.g. the extension's voicemail. Null: the caller hears the failure.
    */
   unanswered: UnansweredHandler | null = null;
+  /** Told once the call is answered and bridged (call control starts its recording here). */
+  answered: ((call: AnsweredCall) => void) | null = null;
+  /** The call record's recordingId, set by whoever records this call. */
+  recordingId: string | null = null;
   /** Aborted when the call ends, for the node's own audio on the caller's leg. */
   private readonly ending = new AbortController();
   /** Call control's lookup of the call an attended transfer's Replaces names (by its Call-ID). */
@@ -802,6 +816,18 @@ export class Call extends EventEmitter<CallEvents> {
     this.answeredAt = new Date().toISOString();
     this.answeredBy = branch.destination.label;
     if (!this.preAnswered) this.sendAnswer();
+    this.answered?.({
+      caller: this.aLeg,
+      callee: branch.leg,
+      media: this.media,
+      calleeIsTrunk: branch.destination.trunk,
+      record: { callId: this.invite.request.callId, direction: this.direction, from: this.caller, to: this.callee },
+    });
+  }
+
+  /** An extension calling out through the carrier is outbound. */
+  private get direction(): CallRecord["direction"] {
+    return this.origin.direction === "internal" && this.winner?.destination.trunk ? "outbound" : this.origin.direction;
   }
 
   /** Our 2xx to the caller, with our SDP; no ACK for it means the caller is gone: both sides end. */
@@ -852,8 +878,7 @@ export class Call extends EventEmitter<CallEvents> {
       "ended",
       {
         callId: this.invite.request.callId,
-        direction:
-          this.origin.direction === "internal" && this.winner?.destination.trunk ? "outbound" : this.origin.direction,
+        direction: this.direction,
         from: this.caller,
         to: this.callee,
         routeId: this.origin.direction === "inbound" ? this.origin.routeId : null,
@@ -862,7 +887,7 @@ export class Call extends EventEmitter<CallEvents> {
         endedAt: new Date().toISOString(),
         disposition: this.answeredAt ? "answered" : disposition,
         answeredBy: this.answeredBy,
-        recordingId: null,
+        recordingId: this.recordingId,
       },
       media,
     );

@@ -1,6 +1,8 @@
 import type { CallRecord, ConferenceParticipant } from "../../../shared/index.ts";
 import { type CallDecision, decideCall, type RuntimeState } from "../../../shared/index.ts";
 import type { Logger } from "../../common/Logger.ts";
+import { CallRecorder } from "../../recording/CallRecorder.ts";
+import { type CallRecordings, wantsRecording } from "../../recording/CallRecordings.ts";
 import { g711Frames } from "../../rtc/tones.ts";
 import type { DigestAuthenticator } from "../../sip/core/digest.ts";
 import { parseNameAddr, parseUri } from "../../sip/core/headers.ts";
@@ -19,6 +21,7 @@ import type { Registrar } from "../Registrar.ts";
 import { type TrunkSettings, trunkPeer, trunkUri } from "../trunk.ts";
 import { askCode } from "./askCode.ts";
 import {
+  type AnsweredCall,
   Call,
   type CallMediaCounts,
   type Destination,
@@ -45,6 +48,8 @@ export interface CallServices {
   ringTimeoutMs?: number;
   /** Someone joined or left a conference room (the portal shows who is in it). */
   onConference?: (pbxId: string, roomId: string, participants: ConferenceParticipant[]) => void;
+  /** Call recordings (uploaded to the edge); without them no call is recorded. */
+  recordings?: CallRecordings | null;
 }
 
 /** A caller as the far ends we ring see it. */
@@ -67,6 +72,7 @@ export class CallControl {
   private readonly voicemail: Voicemail | null;
   private readonly ringTimeoutMs: number;
   private readonly onConference: NonNullable<CallServices["onConference"]>;
+  private readonly recordings: CallRecordings | null;
 
   constructor(
     private readonly endpoint: SipEndpoint,
@@ -85,6 +91,7 @@ export class CallControl {
     this.voicemail = services.voicemail ?? null;
     this.ringTimeoutMs = services.ringTimeoutMs ?? RING_TIMEOUT_MS;
     this.onConference = services.onConference ?? (() => {});
+    this.recordings = services.recordings ?? null;
     endpoint.on("ack", (request) => this.callFor(request)?.acknowledged(request));
     endpoint.on("cancel", (invite) => this.calls.get(invite.request.callId)?.cancelled());
     // A late 2xx from a branch (after we sent CANCEL) must still be acknowledged and hung up.
@@ -238,6 +245,7 @@ export class CallControl {
     );
     this.track(call);
     call.unanswered = unanswered;
+    call.answered = (answered) => void this.record(call, pbx, decision, answered);
     call.on("legs", () => this.index(call));
     call.planTransfer = (number, byExtension) => this.planTransfer(pbx, number, byExtension);
     call.findCall = (callId) => {
@@ -263,6 +271,34 @@ export class CallControl {
     }
     await call.ring(stages);
     this.index(call);
+  }
+
+  /**
+   * Records an answered call when its PBX asks for it (wantsRecording); the recording stops when
+   * the call ends and the call record names it. A call the node cannot hear (browser to browser,
+   * Opus) goes on unrecorded, with the reason logged.
+   */
+  private async record(call: Call, pbx: PbxEntry, decision: CallDecision, answered: AnsweredCall): Promise<void> {
+    if (!this.recordings || !wantsRecording(pbx.config, decision, answered.calleeIsTrunk)) return;
+    const recordingId = CallRecorder.newId();
+    call.recordingId = recordingId;
+    const recorder = await this.recordings.start(
+      {
+        pbxId: pbx.pbxId,
+        config: pbx.config,
+        media: answered.media,
+        caller: answered.caller,
+        callee: answered.callee,
+        call: answered.record,
+      },
+      recordingId,
+    );
+    if (!recorder) {
+      call.recordingId = null;
+      return;
+    }
+    if (call.state === "ended") void recorder.stop();
+    else call.once("ended", () => void recorder.stop());
   }
 
   /**
