@@ -6,7 +6,8 @@
  * budget; a missed target is reported, not a failure.
  *
  * `npm run bench -- sip-calls` (or BENCH_ROWS=sip-calls) runs only some groups of rows: edge,
- * pwa (the portal's first-screen JS, gzipped), mixer (conference mixing), sip-register, sip-calls,
+ * pwa (the portal's first-screen JS, gzipped), mixer (conference mixing), recording (MP3 encoding and
+ * encryption per call-minute), sip-register, sip-calls,
  * browser-calls (call setup between two Chromium pages; comma- or space-separated). Such a partial run writes only its dated file, not latest.json.
  */
 import { rmSync } from "node:fs";
@@ -30,6 +31,7 @@ import { browserCallRows } from "./rows/browser-calls.ts";
 import { apply, changesDiff, configRead, configWrite, type Measured, setUp } from "./rows/edge-config.ts";
 import { mixerRows } from "./rows/mixer.ts";
 import { pwaRows } from "./rows/pwa.ts";
+import { recordingRows } from "./rows/recording.ts";
 import { callRows } from "./rows/sip-calls.ts";
 import { sipRows } from "./rows/sip-register.ts";
 
@@ -41,7 +43,7 @@ const RESULTS = resolve(ROOT, "bench/results");
  */
 const BUDGET_MS = 180_000;
 
-const GROUPS = ["edge", "pwa", "mixer", "sip-register", "sip-calls", "browser-calls"] as const;
+const GROUPS = ["edge", "pwa", "mixer", "recording", "sip-register", "sip-calls", "browser-calls"] as const;
 type Group = (typeof GROUPS)[number];
 
 /** The groups of rows asked for on the command line or in BENCH_ROWS; all of them by default. */
@@ -118,6 +120,7 @@ async function main(): Promise<number> {
         if (groups.includes("edge")) out.push(...(await edgeRows()));
         if (groups.includes("pwa")) out.push(...(await pwaRows()));
         if (groups.includes("mixer")) out.push(...mixerRows());
+        if (groups.includes("recording")) out.push(...(await recordingRows()));
         if (groups.includes("sip-register")) out.push(...(await sipRows(budget)));
         if (groups.includes("sip-calls")) out.push(...(await callRows(budget)));
         if (groups.includes("browser-calls")) out.push(...(await browserCallRows(budget)));
