@@ -7,7 +7,7 @@
  *
  * `npm run bench -- sip-calls` (or BENCH_ROWS=sip-calls) runs only some groups of rows: edge,
  * pwa (the portal's first-screen JS, gzipped), mixer (conference mixing), recording (MP3 encoding and
- * encryption per call-minute), sip-register, sip-calls,
+ * encryption per call-minute), fax (SpanDSP CPU per page), sip-register, sip-calls,
  * browser-calls (call setup between two Chromium pages; comma- or space-separated). Such a partial run writes only its dated file, not latest.json.
  */
 import { rmSync } from "node:fs";
@@ -29,6 +29,7 @@ import {
 } from "./lib/report.ts";
 import { browserCallRows } from "./rows/browser-calls.ts";
 import { apply, changesDiff, configRead, configWrite, type Measured, setUp } from "./rows/edge-config.ts";
+import { faxRows } from "./rows/fax.ts";
 import { mixerRows } from "./rows/mixer.ts";
 import { pwaRows } from "./rows/pwa.ts";
 import { recordingRows } from "./rows/recording.ts";
@@ -43,7 +44,7 @@ const RESULTS = resolve(ROOT, "bench/results");
  */
 const BUDGET_MS = 180_000;
 
-const GROUPS = ["edge", "pwa", "mixer", "recording", "sip-register", "sip-calls", "browser-calls"] as const;
+const GROUPS = ["edge", "pwa", "mixer", "recording", "fax", "sip-register", "sip-calls", "browser-calls"] as const;
 type Group = (typeof GROUPS)[number];
 
 /** The groups of rows asked for on the command line or in BENCH_ROWS; all of them by default. */
@@ -120,6 +121,7 @@ async function main(): Promise<number> {
         if (groups.includes("edge")) out.push(...(await edgeRows()));
         if (groups.includes("pwa")) out.push(...(await pwaRows()));
         if (groups.includes("mixer")) out.push(...mixerRows());
+        if (groups.includes("fax")) out.push(...(await faxRows()));
         if (groups.includes("recording")) out.push(...(await recordingRows()));
         if (groups.includes("sip-register")) out.push(...(await sipRows(budget)));
         if (groups.includes("sip-calls")) out.push(...(await callRows(budget)));

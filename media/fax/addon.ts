@@ -78,7 +78,7 @@ let loaded: FaxAddon | undefined;
 export function loadFaxAddon(): FaxAddon {
   if (loaded) return loaded;
   const status = readStatus();
-  const retry = "install libspandsp-dev (apt-get install libspandsp-dev) and run `npm run fax:build`";
+  const retry = "`npm run fax:build` builds it (it needs libspandsp-dev: apt-get install libspandsp-dev)";
   if (status && !status.ok) throw new FaxUnavailableError(`fax unavailable: ${status.reason}; ${retry}`);
   if (!existsSync(addonFile)) throw new FaxUnavailableError(`fax unavailable: the addon is not built; ${retry}`);
   try {
