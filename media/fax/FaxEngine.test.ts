@@ -129,6 +129,37 @@ describe("FaxEngine (SpanDSP)", { skip: process.env.EDGEPBX_SKIP_FAX ? "EDGEPBX_
     });
   }
 
+  test("packets lost during a page (bridged by fax_rx_fillin) are resent by ECM: the pages arrive intact", async () => {
+    const received = join(dir, "lossy.tif");
+    const sender = new FaxEngine({ calling: true, transmitFile: document, ident: "+15550100" });
+    const receiver = new FaxEngine({ calling: false, receiveFile: received, ident: "+15550199" });
+    let negotiatedAt = -1;
+    receiver.once("negotiated", () => {
+      negotiatedAt = frames;
+    });
+    const retries: number[] = [];
+    sender.on("page", (progress) => retries.push(progress.ecmRetries));
+    let frames = 0;
+    let dropped = 0;
+    while (!(sender.done && receiver.done) && frames < 300 * 50) {
+      const [fromSender, fromReceiver] = [sender.transmit(), receiver.transmit()];
+      // One packet a second from 3 s after the DCS: inside page 1's image data.
+      const since = frames - negotiatedAt;
+      const lose = negotiatedAt >= 0 && since >= 150 && since < 400 && since % 50 === 0;
+      if (lose) dropped++;
+      receiver.receive(lose ? null : carry(fromSender, "PCMU"));
+      sender.receive(carry(fromReceiver, "PCMU"));
+      frames++;
+    }
+    assert.equal(dropped, 5);
+    assert.equal(sender.result?.success, true, sender.result?.text);
+    assert.equal(receiver.result?.pagesTransferred, 2);
+    assert.ok((retries[0] ?? 0) > 0, `page 1 needed ECM resends (${retries.join(", ")})`);
+    const rendered = await renderTiffPages(received);
+    assert.equal(rendered.length, 2);
+    for (const [i, page] of rendered.entries()) assert.equal(differingPixels(page, sent[i] as FaxBitmap), 0);
+  });
+
   test("a receiver that hangs up after the first page: both ends fail with a reason, page 1 is kept", async () => {
     const received = join(dir, "partial.tif");
     const sender = new FaxEngine({ calling: true, transmitFile: document, ident: "+15550100" });
@@ -187,9 +218,10 @@ describe("FaxEngine (SpanDSP)", { skip: process.env.EDGEPBX_SKIP_FAX ? "EDGEPBX_
 
   test("a sender whose receiver never answers (silence) fails once T.30 gives up", () => {
     const sender = new FaxEngine({ calling: true, transmitFile: document });
+    const silence = new Int16Array(FAX_FRAME_SAMPLES);
     while (!sender.done && sender.elapsedMs < 300_000) {
       sender.transmit();
-      sender.receive(null);
+      sender.receive(silence);
     }
     const result = sender.result;
     assert.ok(result, "T.30 ended it");
@@ -232,7 +264,11 @@ describe("FaxEngine (SpanDSP)", { skip: process.env.EDGEPBX_SKIP_FAX ? "EDGEPBX_
     const session = new FaxSession({ calling: true, transmitFile: document });
     assert.throws(() => session.rx(new Float32Array(160) as never), TypeError);
     assert.throws(() => session.rx(new Int16Array(8001)), RangeError);
-    for (const count of [-1, 1.5, 8001, Number.NaN]) assert.throws(() => session.tx(count), RangeError);
+    for (const count of [-1, 1.5, 8001, Number.NaN]) {
+      assert.throws(() => session.tx(count), RangeError);
+      assert.throws(() => session.fillin(count), RangeError);
+    }
+    assert.equal(session.fillin(160), 0);
     assert.equal(session.tx(0).length, 0);
     const samples = new Int16Array(160).fill(1234);
     session.rx(samples);
@@ -247,6 +283,7 @@ describe("FaxEngine (SpanDSP)", { skip: process.env.EDGEPBX_SKIP_FAX ? "EDGEPBX_
     assert.equal(session.active, false);
     assert.throws(() => session.rx(samples), /closed/);
     assert.throws(() => session.tx(160), /closed/);
+    assert.throws(() => session.fillin(160), /closed/);
     const [complete] = session.poll();
     assert.equal(complete?.type, "complete", "closing a running fax still reports how it ended");
     assert.equal(session.stats().pagesSent, 0);

@@ -36,6 +36,8 @@ export interface FaxProgress {
   bitRate: number;
   ecm: boolean;
   remoteIdent: string;
+  /** ECM blocks of the last page asked for again because they arrived damaged (line errors, lost packets). */
+  ecmRetries: number;
   /** Audio processed so far, ms: the call time the fax has taken. */
   atMs: number;
 }
@@ -118,13 +120,16 @@ export class FaxEngine extends EventEmitter<FaxEngineEvents> {
     return this.samples / SAMPLES_PER_MS;
   }
 
-  /** Audio heard from the line (normally one 20 ms frame); null for a lost packet (heard as silence). */
+  /**
+   * Audio heard from the line (normally one 20 ms frame); null for a lost packet, which SpanDSP
+   * bridges (fax_rx_fillin) rather than hearing silence that would break the modem's carrier.
+   */
   receive(frame: Int16Array | null): void {
     const session = this.session;
     if (!session) return;
-    const samples = frame ?? new Int16Array(FAX_FRAME_SAMPLES);
-    session.rx(samples);
-    this.samples += samples.length;
+    if (frame) session.rx(frame);
+    else session.fillin(FAX_FRAME_SAMPLES);
+    this.samples += frame ? frame.length : FAX_FRAME_SAMPLES;
     this.drain();
     if (!this.outcome && this.samples >= this.maxSamples) this.hangup();
   }
@@ -201,6 +206,7 @@ export class FaxEngine extends EventEmitter<FaxEngineEvents> {
       bitRate: stats.bitRate,
       ecm: stats.ecm,
       remoteIdent: stats.remoteIdent,
+      ecmRetries: stats.ecmRetries,
       atMs: this.elapsedMs,
     };
   }

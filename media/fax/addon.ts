@@ -35,7 +35,10 @@ export interface FaxStats {
   xResolution: number;
   yResolution: number;
   encoding: number;
+  /** Rows of the last page received damaged (without ECM). */
   badRows: number;
+  /** ECM blocks asked for again (PPR) because frames arrived damaged. */
+  ecmRetries: number;
   remoteIdent: string;
 }
 
@@ -48,6 +51,8 @@ export type FaxSessionEvent =
 export interface FaxSession {
   /** Audio heard from the line (8 kHz, at most 8000 samples); returns the samples left unprocessed. */
   rx(samples: Int16Array): number;
+  /** `count` samples (0..8000) that were lost on the way (a missing packet); returns the unprocessed count. */
+  fillin(count: number): number;
   /** The next `count` samples (8 kHz, 0..8000) to send; silence while the modem is idle. */
   tx(count: number): Int16Array;
   /** Events since the last poll, oldest first. */

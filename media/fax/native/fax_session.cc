@@ -42,6 +42,7 @@ struct Snapshot {
   int yResolution = 0;
   int encoding = 0;
   int badRows = 0;
+  int ecmRetries = 0;
   std::string remoteIdent;
 };
 
@@ -66,6 +67,7 @@ Napi::Object SnapshotToJs(Napi::Env env, const Snapshot& s) {
   o.Set("yResolution", s.yResolution);
   o.Set("encoding", s.encoding);
   o.Set("badRows", s.badRows);
+  o.Set("ecmRetries", s.ecmRetries);
   o.Set("remoteIdent", s.remoteIdent);
   return o;
 }
@@ -97,6 +99,7 @@ class FaxSession : public Napi::ObjectWrap<FaxSession> {
                        {
                            InstanceMethod<&FaxSession::Rx>("rx"),
                            InstanceMethod<&FaxSession::Tx>("tx"),
+                           InstanceMethod<&FaxSession::Fillin>("fillin"),
                            InstanceMethod<&FaxSession::Poll>("poll"),
                            InstanceMethod<&FaxSession::Stats>("stats"),
                            InstanceMethod<&FaxSession::Terminate>("terminate"),
@@ -179,16 +182,20 @@ class FaxSession : public Napi::ObjectWrap<FaxSession> {
     return Napi::Number::New(env, left);
   }
 
+  // fillin(count: number): number — `count` samples that never arrived (a lost packet): SpanDSP
+  // keeps its timers and modems in step without being fed invented audio.
+  Napi::Value Fillin(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    int count = SampleCount(info, "fillin");
+    return Napi::Number::New(env, count > 0 ? fax_rx_fillin(fax_, count) : 0);
+  }
+
   // tx(count: number): Int16Array — the next `count` samples to send (silence when idle).
   Napi::Value Tx(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     RequireOpen(env);
-    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "tx(count) takes a number");
-    double count = info[0].As<Napi::Number>().DoubleValue();
-    if (!(count >= 0 && count <= kMaxSamples) || count != static_cast<double>(static_cast<uint32_t>(count))) {
-      throw Napi::RangeError::New(env, "tx: count must be an integer 0..8000");
-    }
-    size_t n = static_cast<size_t>(count);
+    size_t n = static_cast<size_t>(SampleCount(info, "tx"));
     Napi::Int16Array out = Napi::Int16Array::New(env, n);  // zeroed: what fax_tx leaves is silence
     if (n > 0) fax_tx(fax_, out.Data(), static_cast<int>(n));
     return out;
@@ -250,6 +257,19 @@ class FaxSession : public Napi::ObjectWrap<FaxSession> {
 
   Napi::Value Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), fax_ == nullptr); }
 
+  // The sample count argument of tx()/fillin(): an integer 0..kMaxSamples.
+  static int SampleCount(const Napi::CallbackInfo& info, const char* method) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      throw Napi::TypeError::New(env, std::string(method) + "(count) takes a number");
+    }
+    double count = info[0].As<Napi::Number>().DoubleValue();
+    if (!(count >= 0 && count <= kMaxSamples) || count != static_cast<double>(static_cast<uint32_t>(count))) {
+      throw Napi::RangeError::New(env, std::string(method) + ": count must be an integer 0..8000");
+    }
+    return static_cast<int>(count);
+  }
+
   void RequireOpen(Napi::Env env) const {
     if (fax_ == nullptr) throw Napi::Error::New(env, "FaxSession is closed");
   }
@@ -278,6 +298,7 @@ class FaxSession : public Napi::ObjectWrap<FaxSession> {
     s.yResolution = stats.y_resolution;
     s.encoding = stats.encoding;
     s.badRows = stats.bad_rows;
+    s.ecmRetries = stats.error_correcting_mode_retries;
     const char* ident = t30_get_rx_ident(t30);
     if (ident != nullptr) s.remoteIdent.assign(ident, strnlen(ident, kMaxIdent + 1));
     return s;
