@@ -44,6 +44,23 @@ describe("Mp3Encoder (ffmpeg on pipes)", () => {
     assert.ok(early.seconds > 2 && early.seconds < 6, `a partial upload is playable: ${early.seconds} s`);
   });
 
+  it("keeps up with a call fed in real time: the MP3 so far lags the audio by well under a second", async () => {
+    const encoder = new Mp3Encoder();
+    const frames = stereoFrames(2);
+    const started = performance.now();
+    for (let n = 1; ; n++) {
+      const frame = frames.next();
+      if (frame.done) break;
+      encoder.write(frame.value);
+      const due = started + n * 20 - performance.now();
+      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+    }
+    // 32 kbit/s is 4,000 bytes a second: what came out covers all but the last few hundred ms.
+    const seconds = encoder.size / 4000;
+    await encoder.finish();
+    assert.ok(seconds > 1.5, `after 2 s of audio, ${seconds.toFixed(2)} s of MP3 is out`);
+  });
+
   it("reports its CPU time when asked (the bench)", async () => {
     const encoder = new Mp3Encoder({ measureCpu: true });
     for (const frame of stereoFrames(10)) encoder.write(frame);

@@ -36,6 +36,8 @@ export class Mp3Encoder {
       "-hide_banner",
       "-nostdin",
       ...(options.measureCpu ? ["-benchmark", "-loglevel", "info", "-nostats"] : ["-loglevel", "error"]),
+      // The input's format is given: no probing, which would hold the first ~2.5 s of audio back.
+      ...["-probesize", "32", "-analyzeduration", "0"],
       ...["-f", "s16le", "-ar", String(RECORDING_RATE), "-ac", String(RECORDING_CHANNELS), "-i", "pipe:0"],
       ...["-codec:a", "libmp3lame", "-b:a", BITRATE],
       // Each MP3 frame is written out as soon as it is made: else ffmpeg holds 32 KB (8 s) back,
