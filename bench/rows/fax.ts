@@ -2,8 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FaxEngine } from "../../media/fax/FaxEngine.ts";
-import { decodeG711, encodeG711 } from "../../media/rtc/tones.ts";
 import { makeFaxDocument } from "../../media/test-support/fax-documents.ts";
+import { connectFaxes } from "../../media/test-support/fax-line.ts";
 import { summarize } from "../lib/stats.ts";
 import type { Measured } from "./edge-config.ts";
 
@@ -17,23 +17,14 @@ function faxOnce(
 ): { cpuMs: number; audioMs: number; pages: number; bitRate: number; ecm: boolean } {
   const sender = new FaxEngine({ calling: true, transmitFile: document, ident: "+15550100" });
   const receiver = new FaxEngine({ calling: false, receiveFile: received, ident: "+15550199" });
-  const start = process.cpuUsage();
-  let frames = 0;
-  while (!(sender.done && receiver.done) && frames < 300 * 50) {
-    const fromSender = sender.transmit();
-    const fromReceiver = receiver.transmit();
-    receiver.receive(decodeG711(encodeG711(fromSender, "PCMU"), "PCMU"));
-    sender.receive(decodeG711(encodeG711(fromReceiver, "PCMU"), "PCMU"));
-    frames++;
-  }
-  const used = process.cpuUsage(start);
+  const { cpuMs, audioMs } = connectFaxes(sender, receiver, "PCMU");
   const result = receiver.result;
   if (!sender.result?.success || !result?.success) {
     throw new Error(`fax bench: the fax failed (${sender.result?.text ?? "sender unfinished"} / ${result?.text})`);
   }
   return {
-    cpuMs: (used.user + used.system) / 1000,
-    audioMs: frames * 20,
+    cpuMs,
+    audioMs,
     pages: result.pagesTransferred,
     bitRate: result.bitRate,
     ecm: result.ecm,

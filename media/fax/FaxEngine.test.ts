@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { addonFile } from "../../scripts/fax/addon-path.mjs";
-import { decodeG711, encodeG711 } from "../rtc/tones.ts";
 import {
   blackPixels,
   differingPixels,
@@ -14,34 +13,9 @@ import {
   renderTiffPages,
   tiffPages,
 } from "../test-support/fax-documents.ts";
+import { carry, connectFaxes } from "../test-support/fax-line.ts";
 import { faxAvailability, loadFaxAddon } from "./addon.ts";
 import { FAX_FRAME_SAMPLES, FaxEngine, type FaxProgress } from "./FaxEngine.ts";
-
-/** How the two machines hear each other: G.711 as on a call, or the samples as they are. */
-type Line = "PCMU" | "PCMA" | "linear";
-
-function carry(frame: Int16Array, line: Line): Int16Array {
-  return line === "linear" ? frame : decodeG711(encodeG711(frame, line), line);
-}
-
-/**
- * Two engines back to back in memory, 20 ms at a time: each one's transmit() is the other's
- * receive(), through the line's codec. Runs until both are done or `maxSeconds` of audio.
- * Returns the audio time and the CPU time it took (both ends and the codec together).
- */
-function connect(a: FaxEngine, b: FaxEngine, line: Line, maxSeconds = 300): { audioMs: number; cpuMs: number } {
-  const cpu = process.cpuUsage();
-  let frames = 0;
-  while (!(a.done && b.done) && frames < (maxSeconds * 1000) / 20) {
-    const fromA = a.transmit();
-    const fromB = b.transmit();
-    b.receive(carry(fromA, line));
-    a.receive(carry(fromB, line));
-    frames++;
-  }
-  const used = process.cpuUsage(cpu);
-  return { audioMs: frames * 20, cpuMs: (used.user + used.system) / 1000 };
-}
 
 const PAGES = ["EdgePBX fax test", "Second page (other)"];
 const fax = faxAvailability();
@@ -91,7 +65,7 @@ describe("FaxEngine (SpanDSP)", { skip: process.env.EDGEPBX_SKIP_FAX ? "EDGEPBX_
         engine.on("page", (progress) => seen.push({ who, event: "page", progress }));
       }
 
-      const { audioMs, cpuMs } = connect(sender, receiver, line);
+      const { audioMs, cpuMs } = connectFaxes(sender, receiver, line);
 
       const [out, got] = [sender.result, receiver.result];
       assert.ok(out && got, `both ends finished within ${audioMs / 1000} s of audio`);
@@ -169,7 +143,7 @@ describe("FaxEngine (SpanDSP)", { skip: process.env.EDGEPBX_SKIP_FAX ? "EDGEPBX_
     });
 
     // After the hang-up the receiver sends silence: the sender must give up by T.30's own timers.
-    connect(sender, receiver, "PCMU");
+    connectFaxes(sender, receiver, "PCMU");
 
     const [out, got] = [sender.result, receiver.result];
     assert.ok(out && got);

@@ -43,20 +43,23 @@ function pagePostScript(text: string, index: number): string {
  * from generated PostScript: the kind of file email-to-fax will produce from a PDF.
  */
 export async function makeFaxDocument(path: string, pages: string[]): Promise<void> {
+  await ghostscriptPages(path, pages, [
+    "-sDEVICE=tiffg3",
+    `-r${FAX_DPI.x}x${FAX_DPI.y}`,
+    `-g${FAX_PAGE_PX.width}x${FAX_PAGE_PX.height}`,
+  ]);
+}
+
+/** A multi-page A4 PDF with one page per text (the same drawings): what a sender would email. */
+export async function makePdfDocument(path: string, pages: string[]): Promise<void> {
+  await ghostscriptPages(path, pages, ["-sDEVICE=pdfwrite", "-sPAPERSIZE=a4"]);
+}
+
+async function ghostscriptPages(path: string, pages: string[], device: string[]): Promise<void> {
   const ps = `${path}.ps`;
   await writeFile(ps, `%!PS\n${pages.map(pagePostScript).join("\n")}\n`);
   try {
-    await run("gs", [
-      "-q",
-      "-dNOPAUSE",
-      "-dBATCH",
-      "-dSAFER",
-      "-sDEVICE=tiffg3",
-      `-r${FAX_DPI.x}x${FAX_DPI.y}`,
-      `-g${FAX_PAGE_PX.width}x${FAX_PAGE_PX.height}`,
-      `-sOutputFile=${path}`,
-      ps,
-    ]);
+    await run("gs", ["-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", ...device, `-sOutputFile=${path}`, ps]);
   } finally {
     await rm(ps, { force: true });
   }
