@@ -134,6 +134,11 @@ class FaxSession : public Napi::ObjectWrap<FaxSession> {
       logLevel = std::clamp(level.As<Napi::Number>().Int32Value(), 0, static_cast<int>(SPAN_LOG_DEBUG_3));
     }
 
+    // Everything that can throw happens before fax_init: a constructor that throws later would
+    // leak the state (no destructor runs for a half-built object).
+    rxBuffer_.resize(kMaxSamples);
+    logTag_ = ident.empty() ? (calling.As<Napi::Boolean>().Value() ? "caller" : "answerer") : ident;
+
     fax_ = fax_init(nullptr, calling.As<Napi::Boolean>().Value() ? 1 : 0);
     if (fax_ == nullptr) throw Napi::Error::New(env, "fax_init failed (out of memory?)");
     // A call carries audio every 20 ms, so the modem sends silence rather than nothing when idle.
@@ -153,12 +158,9 @@ class FaxSession : public Napi::ObjectWrap<FaxSession> {
       int flags = SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_PROTOCOL | logLevel;
       span_log_set_level(fax_get_logging_state(fax_), flags);
       span_log_set_level(t30_get_logging_state(t30), flags);
-      const char* tag = ident.empty() ? (calling.As<Napi::Boolean>().Value() ? "caller" : "answerer") : nullptr;
-      logTag_ = tag != nullptr ? tag : ident;
       span_log_set_tag(fax_get_logging_state(fax_), logTag_.c_str());
       span_log_set_tag(t30_get_logging_state(t30), logTag_.c_str());
     }
-    rxBuffer_.resize(kMaxSamples);
   }
 
   ~FaxSession() override { Release(); }
