@@ -4,6 +4,7 @@ import { edgeReachable, onReachability } from "./lib/api.ts";
 import { discardQueued, dismissReplay, startOutbox, useOutbox } from "./lib/outbox.ts";
 import { href, match, navigate, useRoute } from "./lib/router.ts";
 import { loadSession, logOut, useSession } from "./lib/session.ts";
+import { newVoicemailsText } from "./phone/mwi.ts";
 import { Login, Recover, Register, Reset } from "./screens/auth.tsx";
 
 /**
@@ -92,9 +93,17 @@ const PUBLIC: [string, ComponentType<{ query: URLSearchParams }>][] = [
   ["/reset", Reset],
 ];
 
-/** The phone's state as the softphone chunk announces it (the header stays free of SIP.js). */
-function usePhoneCall(): { registration: string; call: { phase: string } | null } | null {
-  const [value, setValue] = useState<{ registration: string; call: { phase: string } | null } | null>(null);
+/** What the softphone chunk announces (edgepbx:phone): the header stays free of SIP.js. */
+interface PhoneNews {
+  registration: string;
+  call: { phase: string } | null;
+  /** The voicemail box's messages (message-waiting), null when unknown. */
+  messagesWaiting: { new: number; old: number } | null;
+}
+
+/** The phone's state as the softphone chunk announces it. */
+function usePhoneCall(): PhoneNews | null {
+  const [value, setValue] = useState<PhoneNews | null>(null);
   useEffect(() => {
     const listener = (e: Event) => setValue((e as CustomEvent).detail);
     addEventListener("edgepbx:phone", listener);
@@ -106,6 +115,7 @@ function usePhoneCall(): { registration: string; call: { phase: string } | null 
 function Header({ admin, phone }: { admin: boolean; phone: boolean }) {
   const live = usePhoneCall();
   const ringing = live?.call?.phase === "incoming";
+  const voicemails = live?.messagesWaiting?.new ?? 0;
   return (
     <header class="top">
       <a class="brand" href={href("/services")}>
@@ -126,6 +136,14 @@ function Header({ admin, phone }: { admin: boolean; phone: boolean }) {
         {phone ? (
           <a href={href("/phone")} class={ringing ? "ringing" : undefined}>
             {ringing ? "Phone · ringing" : live?.call ? "Phone · in call" : "Phone"}
+            {voicemails > 0 ? (
+              <>
+                <span class="mwi-count" aria-hidden="true">
+                  {voicemails}
+                </span>
+                <span class="sr-only"> ({newVoicemailsText(voicemails)})</span>
+              </>
+            ) : null}
           </a>
         ) : null}
         {admin ? <a href={href("/admin/users")}>My Admin</a> : null}
