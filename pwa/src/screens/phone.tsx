@@ -4,13 +4,18 @@ import { FEATURE_CODES } from "../../../shared/config/schema.ts";
 import { Alert } from "../lib/forms.tsx";
 import { type CallLogEntry, store } from "../lib/store.ts";
 import { allowMicrophone, type DeviceState, deviceState, listDevices, subscribeDevices } from "../phone/devices.ts";
+import { newVoicemailsText } from "../phone/mwi.ts";
 import {
   type ActiveCall,
   answer,
   type CallTransfer,
+  callParty,
   callStats,
+  cancelConsultation,
   chooseMicrophone,
   chooseSpeaker,
+  completeTransfer,
+  consult,
   dial,
   dismissTransfer,
   hangUp,
@@ -22,6 +27,7 @@ import {
   setMuted,
   startPhone,
   subscribe,
+  swapCalls,
   transfer,
 } from "../phone/softphone.ts";
 
@@ -29,8 +35,10 @@ import {
  * Phone: the softphone of the user's linked extension. Registration state, a dial pad (tap,
  * type or paste), Call; an incoming call with Answer and Decline; the call with its duration,
  * Mute, Hold, the keypad (keys go as SIP INFO), Transfer (blind, by REFER: a number from the pad
- * or the directory, then how it went) and Hang up; recent calls with redial; Voicemail (the PBX's
- * feature code); Audio devices (microphone and speaker, remembered in this browser).
+ * or the directory, then how it went), Consult (attended transfer: the call waits on hold while
+ * the user calls someone, then Complete transfer, Cancel or Swap) and Hang up; recent calls with
+ * redial; Voicemail (the PBX's feature code) with the new messages the box has; Audio devices
+ * (microphone and speaker, remembered in this browser).
  */
 
 /** The PBX's voicemail access code (shared/config: the dial plan answers it, the validator reserves it). */
@@ -113,6 +121,8 @@ export function Phone() {
       {phone.problem ? <Alert>{phone.problem}</Alert> : null}
       {call?.phase === "incoming" ? (
         <IncomingCall call={call} />
+      ) : call && phone.consultation ? (
+        <ConsultScreen call={call} consultation={phone.consultation} />
       ) : call ? (
         <CallScreen call={call} />
       ) : (
@@ -210,9 +220,7 @@ function AudioDevices({ call }: { call: ActiveCall | null }) {
   );
 }
 
-function who(call: ActiveCall): string {
-  return call.remoteName ? `${call.remoteName} (${call.remote})` : call.remote;
-}
+const who = callParty;
 
 function IncomingCall({ call }: { call: ActiveCall }) {
   return (
@@ -237,11 +245,10 @@ function duration(ms: number): string {
   return `${mm}:${String(s % 60).padStart(2, "0")}`;
 }
 
-function CallScreen({ call }: { call: ActiveCall }) {
+/** The clock and the RTP received by the call in focus, once a second: what the call screens show. */
+function useCallClock(): { now: number; packets: number | null } {
   const [now, setNow] = useState(Date.now());
   const [packets, setPackets] = useState<number | null>(null);
-  const [keypad, setKeypad] = useState(false);
-  const [transferring, setTransferring] = useState(false);
   useEffect(() => {
     const timer = setInterval(() => {
       setNow(Date.now());
@@ -249,6 +256,14 @@ function CallScreen({ call }: { call: ActiveCall }) {
     }, 1000);
     return () => clearInterval(timer);
   }, []);
+  return { now, packets };
+}
+
+function CallScreen({ call }: { call: ActiveCall }) {
+  const { now, packets } = useCallClock();
+  const [keypad, setKeypad] = useState(false);
+  /** The number picker open: for a blind transfer, or to consult first (attended transfer). */
+  const [picking, setPicking] = useState<"transfer" | "consult" | null>(null);
   const status =
     call.phase === "active"
       ? call.held
@@ -297,7 +312,7 @@ function CallScreen({ call }: { call: ActiveCall }) {
             aria-expanded={keypad}
             onClick={() => {
               setKeypad(!keypad);
-              setTransferring(false);
+              setPicking(null);
             }}
           >
             Keypad
@@ -305,20 +320,37 @@ function CallScreen({ call }: { call: ActiveCall }) {
           <button
             type="button"
             class="secondary"
-            aria-expanded={transferring}
+            aria-expanded={picking === "transfer"}
             disabled={call.transfer?.status === "trying"}
             onClick={() => {
-              setTransferring(!transferring);
+              setPicking(picking === "transfer" ? null : "transfer");
               setKeypad(false);
             }}
           >
             Transfer
           </button>
+          <button
+            type="button"
+            class="secondary"
+            aria-expanded={picking === "consult"}
+            disabled={call.transfer?.status === "trying" || call.holdBusy}
+            onClick={() => {
+              setPicking(picking === "consult" ? null : "consult");
+              setKeypad(false);
+            }}
+          >
+            Consult
+          </button>
         </div>
       ) : null}
+      {call.note ? (
+        <p class="notice call-note" role="status">
+          {call.note}
+        </p>
+      ) : null}
       {call.transfer ? <TransferStatus transfer={call.transfer} /> : null}
-      {transferring && call.phase === "active" && !call.transfer ? (
-        <TransferPicker call={call} onCancel={() => setTransferring(false)} />
+      {picking && call.phase === "active" && !call.transfer ? (
+        <TargetPicker call={call} mode={picking} onCancel={() => setPicking(null)} />
       ) : null}
       {keypad && call.phase === "active" ? (
         <>
@@ -337,14 +369,20 @@ function CallScreen({ call }: { call: ActiveCall }) {
   );
 }
 
-/** Where the transfer stands, from the media node's NOTIFYs; a failed one leaves the call as it was. */
-function TransferStatus({ transfer: t }: { transfer: CallTransfer }) {
+/**
+ * Where the transfer stands, from the media node's NOTIFYs; a failed one leaves the call (and the
+ * consultation, `both`) as it was.
+ */
+function TransferStatus({ transfer: t, both = false }: { transfer: CallTransfer; both?: boolean }) {
   if (t.status === "failed")
     return (
       <div class="transfer-status failed" role="alert" data-status={t.status}>
-        <p>Transfer failed: {t.detail || "no answer"}. You are still in the call.</p>
+        <p>
+          Transfer failed: {t.detail || "no answer"}.{" "}
+          {both ? "You still have both calls." : "You are still in the call."}
+        </p>
         <button type="button" class="secondary" onClick={dismissTransfer}>
-          Back to the call
+          {both ? "Back to the calls" : "Back to the call"}
         </button>
       </div>
     );
@@ -356,17 +394,59 @@ function TransferStatus({ transfer: t }: { transfer: CallTransfer }) {
   );
 }
 
-/** Picks who the call goes to: typed, tapped on the pad, or from the PBX's directory. */
-function TransferPicker({ call, onCancel }: { call: ActiveCall; onCancel: () => void }) {
+/** The words of the number picker: a blind transfer, or the call placed to consult first. */
+const PICKER = {
+  transfer: {
+    title: "Transfer",
+    label: "Transfer to",
+    submit: "Transfer now",
+    pick: "Transfer",
+    pickLabel: "Transfer to",
+    list: "Transfer to someone in the directory",
+  },
+  consult: {
+    title: "Consult before transferring",
+    label: "Consult",
+    submit: "Call to consult",
+    pick: "Consult",
+    pickLabel: "Consult",
+    list: "Consult someone in the directory",
+  },
+} as const;
+
+/**
+ * Picks who the call goes to (transfer) or who to consult first (the call waits on hold): typed,
+ * tapped on the pad, or from the PBX's directory.
+ */
+function TargetPicker({
+  call,
+  mode,
+  onCancel,
+}: {
+  call: ActiveCall;
+  mode: "transfer" | "consult";
+  onCancel: () => void;
+}) {
   const [number, setNumber] = useState("");
+  const words = PICKER[mode];
   // Everyone on the PBX but the party of this call.
   const directory = (phoneState().settings?.directory ?? []).filter((entry) => entry.number !== call.remote);
-  const go = (to: string) => {
-    if (to) void transfer(to);
+  const go = (to: string, name: string | null = null) => {
+    if (!to) return;
+    if (mode === "transfer") void transfer(to);
+    else {
+      onCancel();
+      void consult(to, name);
+    }
   };
   return (
-    <section class="transfer" aria-labelledby="transfer-title">
-      <h3 id="transfer-title">Transfer {who(call)}</h3>
+    <section class="transfer" aria-labelledby="transfer-title" data-mode={mode}>
+      <h3 id="transfer-title">
+        {words.title} {who(call)}
+      </h3>
+      {mode === "consult" ? (
+        <p class="row-meta">{who(call)} waits on hold while you talk; then complete the transfer, or go back.</p>
+      ) : null}
       <form
         class="dialer"
         onSubmit={(e) => {
@@ -376,15 +456,15 @@ function TransferPicker({ call, onCancel }: { call: ActiveCall; onCancel: () => 
       >
         <NumberEntry
           id="transfer-number"
-          label="Transfer to"
+          label={words.label}
           number={number}
           onChange={setNumber}
-          deleteLabel="Delete last transfer digit"
-          padLabel="Transfer dial pad"
+          deleteLabel={`Delete last ${mode} digit`}
+          padLabel={`${words.title} dial pad`}
         />
         <div class="call-actions">
           <button type="submit" class="answer" disabled={!number}>
-            Transfer now
+            {words.submit}
           </button>
           <button type="button" class="secondary" onClick={onCancel}>
             Cancel
@@ -392,7 +472,7 @@ function TransferPicker({ call, onCancel }: { call: ActiveCall; onCancel: () => 
         </div>
       </form>
       {directory.length ? (
-        <ul class="list call-log directory" aria-label="Transfer to someone in the directory">
+        <ul class="list call-log directory" aria-label={words.list}>
           {directory.map((entry) => (
             <li key={`${entry.kind}-${entry.number}`}>
               <div>
@@ -404,15 +484,143 @@ function TransferPicker({ call, onCancel }: { call: ActiveCall; onCancel: () => 
               <button
                 type="button"
                 class="secondary"
-                aria-label={`Transfer to ${entry.name} (${entry.number})`}
-                onClick={() => go(entry.number)}
+                aria-label={`${words.pickLabel} ${entry.name} (${entry.number})`}
+                onClick={() => go(entry.number, entry.name)}
               >
-                Transfer
+                {words.pick}
               </button>
             </li>
           ))}
         </ul>
       ) : null}
+    </section>
+  );
+}
+
+/** How a call stands, in a word: what the call screens' headings and the consultation's lines say. */
+function callStatus(call: ActiveCall): string {
+  if (call.phase === "active") return call.holdBusy ? "…" : call.held ? "On hold" : "Connected";
+  return call.phase === "ringing" ? "Ringing…" : "Calling…";
+}
+
+/**
+ * Two calls: the call waiting on hold and the consultation placed meanwhile. The user talks in
+ * one (Mute and Keypad act on it, its audio is heard), may Swap to the other, Complete transfer
+ * (the node joins the two far ends and both calls end here) or Cancel (the consultation hangs up,
+ * the call resumes). A failed transfer leaves both calls as they were and says why.
+ */
+function ConsultScreen({ call, consultation }: { call: ActiveCall; consultation: ActiveCall }) {
+  const { now, packets } = useCallClock();
+  const [keypad, setKeypad] = useState(false);
+  const focus = consultation.held ? call : consultation;
+  const other = focus === call ? consultation : call;
+  const answered = consultation.phase === "active";
+  const transferring = call.transfer?.status === "trying";
+  const busy = call.holdBusy || consultation.holdBusy;
+  return (
+    <section class="call consult" aria-labelledby="call-title" data-phase={consultation.phase}>
+      <h2 id="call-title">Consultation</h2>
+      <ul class="lines" aria-label="Your calls">
+        {(
+          [
+            ["call", call, "Waiting to be transferred"],
+            ["consultation", consultation, "Consulting"],
+          ] as const
+        ).map(([line, c, role]) => (
+          <li
+            key={line}
+            class={`line${c === focus ? " focus" : ""}`}
+            data-line={line}
+            data-phase={c.phase}
+            data-held={String(c.held)}
+          >
+            <span class="row-meta">{role}</span>
+            <span class="line-party">{who(c)}</span>
+            <span class="line-status">
+              {callStatus(c)}
+              {c.answeredAt ? (
+                <>
+                  {" · "}
+                  <time>{duration(now - c.answeredAt)}</time>
+                </>
+              ) : null}
+            </span>
+          </li>
+        ))}
+      </ul>
+      {focus.phase === "active" ? (
+        <p class="row-meta audio-flow" data-packets={packets ?? 0} data-line={focus === call ? "call" : "consultation"}>
+          {packets ? `Talking with ${who(focus)}: audio is flowing` : "Waiting for audio…"}
+        </p>
+      ) : null}
+      {focus.audioBlocked ? (
+        <button type="button" class="primary" onClick={resumeAudio}>
+          Tap to hear the call
+        </button>
+      ) : null}
+      {call.note ? (
+        <p class="notice call-note" role="status">
+          {call.note}
+        </p>
+      ) : null}
+      <div class="call-controls">
+        <button
+          type="button"
+          class="secondary"
+          aria-pressed={focus.muted}
+          disabled={focus.phase !== "active"}
+          onClick={() => setMuted(!focus.muted)}
+        >
+          {focus.muted ? "Unmute" : "Mute"}
+        </button>
+        <button
+          type="button"
+          class="secondary"
+          aria-expanded={keypad}
+          disabled={focus.phase !== "active"}
+          onClick={() => setKeypad(!keypad)}
+        >
+          Keypad
+        </button>
+        <button
+          type="button"
+          class="secondary swap"
+          disabled={!answered || busy || transferring}
+          onClick={() => void swapCalls()}
+        >
+          {busy ? "…" : `Swap to ${who(other)}`}
+        </button>
+      </div>
+      {call.transfer ? <TransferStatus transfer={call.transfer} both /> : null}
+      {keypad && focus.phase === "active" ? (
+        <>
+          <output class="keys-sent" aria-label="Keys sent" data-status={focus.lastKeyStatus ?? ""}>
+            {focus.keys || " "}
+          </output>
+          <Keys onKey={(k) => void sendKey(k)} label="Send key" />
+        </>
+      ) : null}
+      <p class="row-meta">
+        Complete transfer connects {who(call)} with {who(consultation)} and ends both your calls.
+      </p>
+      <div class="call-actions">
+        <button
+          type="button"
+          class="answer complete-transfer"
+          disabled={!answered || transferring || busy}
+          onClick={() => void completeTransfer()}
+        >
+          Complete transfer
+        </button>
+        <button
+          type="button"
+          class="danger cancel-consultation"
+          disabled={transferring}
+          onClick={() => void cancelConsultation()}
+        >
+          Cancel
+        </button>
+      </div>
     </section>
   );
 }
@@ -486,6 +694,8 @@ function DialPad({ phone }: { phone: PhoneState }) {
     sessionStorage.setItem("edgepbx.phone.number", value);
   };
   const ready = phone.registration === "registered";
+  /** The box's messages (message-waiting NOTIFYs): new ones are shown, saved ones small, none nothing. */
+  const mwi = phone.messagesWaiting;
   const call = (to: string) => {
     if (!ready || !to) return;
     update("");
@@ -522,13 +732,13 @@ function DialPad({ phone }: { phone: PhoneState }) {
           disabled={!ready}
           onClick={() => void dial(VOICEMAIL, "Voicemail")}
         >
-          Voicemail
-          {phone.messagesWaiting ? (
-            <span class="badge">
-              {" "}
-              · {phone.messagesWaiting.new} new, {phone.messagesWaiting.old} old
+          <span>Voicemail</span>
+          {mwi && mwi.new > 0 ? (
+            <span class="mwi" data-new={mwi.new}>
+              {newVoicemailsText(mwi.new)}
             </span>
           ) : null}
+          {mwi && mwi.old > 0 ? <small class="mwi-saved">{mwi.old} saved</small> : null}
         </button>
         {!ready ? <p class="hint">Calls can be made once the phone shows Ready.</p> : null}
       </form>
