@@ -15,6 +15,12 @@
  * (Packets alone prove little there: the stream from C arrives with a new SSRC that Chromium counts
  * but does not play until the softphone's re-INVITE; the tone is what shows A hears C.)
  *
+ * Attended transfer and message-waiting, on a PBX of their own (consultAndVoicemail): Ann calls
+ * Ben, Ben consults (Ann on hold) Cleo, who declines, then a voicemail box the node cannot join
+ * (NOTIFY 481: both calls stay), cancels (Ann back), consults Cleo again, swaps and completes the
+ * transfer: Ann hears Cleo's 880 Hz, Cleo Ann's 440 Hz, one call left on the node. Ann then leaves
+ * Ben a voicemail; Ben's screen and header say "1 new voicemail" until he hears it at 777.
+ *
  * Then desk phones, with the audio devices and voicemail: Dana (200) logs in from a Chromium that
  * gives the microphone only when told (as a browser before its user allows it), so Audio devices
  * first offers to ask, is refused, then names the fake microphones and speakers once allowed; she
@@ -40,6 +46,8 @@ import { MediaNode } from "../media/MediaNode.ts";
 import { launchChromium, requireChromium, toneWav } from "../media/test-support/browser.ts";
 import { captureRtp, hasTcpdump, type RtpCapture, type RtpCount } from "../media/test-support/rtp-capture.ts";
 import { runSipp, startSippCallee } from "../media/test-support/sipp.ts";
+import { VoicemailStore } from "../media/voicemail/VoicemailStore.ts";
+import { newVoicemailsText, parseMessageSummary } from "../pwa/src/phone/mwi.ts";
 import { devMediaNodeToken, type RunningEdge, startEdge } from "../scripts/lib/edge.ts";
 import { freePort } from "../scripts/lib/net.ts";
 import { eventually, PortalClient } from "./support/portal-client.ts";
@@ -446,6 +454,289 @@ async function blindTransfer(
   for (const page of [a, c]) await page.getByText("Call ended").waitFor({ timeout: 10_000 });
   await eventually("no call left on the node", async () => (node.gateway.calls?.activeCalls ?? 0) === 0, 10_000);
   return `transfer: refused first (${failure}); after C answered A heard ${aHears.toFixed(0)} Hz and C ${cHears.toFixed(0)} Hz; A received ${counts[0]} packets (${aBefore} before), C ${counts[1]}; ≥${MIN_PACKETS} new packets at A ${audioAfter} ms after C's Answer`;
+}
+
+test("message-summary bodies: new/old counts, Messages-Waiting alone, nothing usable", () => {
+  const body = "Messages-Waiting: yes\r\nMessage-Account: sip:301@pbx.test\r\nVoice-Message: 2/1 (0/0)\r\n";
+  assert.deepEqual(parseMessageSummary(body), { new: 2, old: 1 });
+  assert.deepEqual(parseMessageSummary("Messages-Waiting: no\r\nVoice-Message: 0/3 (0/0)\r\n"), { new: 0, old: 3 });
+  assert.deepEqual(parseMessageSummary("messages-waiting:yes\r\n"), { new: 1, old: 0 });
+  assert.deepEqual(parseMessageSummary("Messages-Waiting: no\r\n"), { new: 0, old: 0 });
+  assert.equal(parseMessageSummary("SIP/2.0 200 OK\r\n"), null);
+  assert.equal(newVoicemailsText(1), "1 new voicemail");
+  assert.equal(newVoicemailsText(2), "2 new voicemails");
+});
+
+test("attended transfer from the Phone screen (consult, swap, cancel, complete) and the voicemail indicator", async () => {
+  try {
+    await consultAndVoicemail();
+  } catch (error) {
+    console.log(pageLog.slice(-80).join("\n"));
+    throw error;
+  }
+});
+
+/**
+ * Listens to the page's remote audio until `hz` is the strongest frequency for 150 ms (a beep);
+ * returns how long that took in ms.
+ */
+async function untilTone(page: Page, hz: number, ms: number): Promise<number> {
+  const took = await page.evaluate(
+    async ({ hz, ms }) => {
+      const element = document.getElementById("phone-remote-audio") as HTMLAudioElement | null;
+      const stream = element?.srcObject;
+      if (!(stream instanceof MediaStream)) return -1;
+      const context = new AudioContext();
+      const analyser = context.createAnalyser();
+      analyser.fftSize = 4096;
+      analyser.smoothingTimeConstant = 0;
+      context.createMediaStreamSource(stream).connect(analyser);
+      await context.resume();
+      const bins = new Float32Array(analyser.frequencyBinCount);
+      const started = performance.now();
+      let run = 0;
+      while (performance.now() - started < ms) {
+        await new Promise((r) => setTimeout(r, 50));
+        analyser.getFloatFrequencyData(bins);
+        let peak = 1;
+        for (let i = 1; i < bins.length; i++) if ((bins[i] ?? -Infinity) > (bins[peak] ?? -Infinity)) peak = i;
+        const heard = (peak * context.sampleRate) / analyser.fftSize;
+        run = Math.abs(heard - hz) < 15 ? run + 1 : 0;
+        if (run >= 3) break;
+      }
+      await context.close();
+      return run >= 3 ? Math.round(performance.now() - started) : -1;
+    },
+    { hz, ms },
+  );
+  assert.ok(took >= 0, `no ${hz} Hz tone within ${ms} ms`);
+  return took;
+}
+
+/** The frequency a page hears, retried until it is `hz` (the far end's tone); fails with what it heard. */
+async function hears(page: Page, who: string, hz: number): Promise<number> {
+  let heard = 0;
+  await eventually(
+    `${who} hearing ${hz} Hz`,
+    async () => {
+      heard = await heardTone(page);
+      return Math.abs(heard - hz) < 15;
+    },
+    10_000,
+  ).catch(() => assert.fail(`${who} hears ${heard.toFixed(0)} Hz, not ${hz} Hz`));
+  return heard;
+}
+
+/**
+ * Ann (300) calls Ben (301). Ben consults Cleo (302), who declines: Ann stays on hold and Ben is
+ * told. Ben consults 303, a voicemail box with no phone: the node answers it itself, so it cannot
+ * join it to Ann's call (NOTIFY 481): both calls stay and Ben is told; Cancel hangs the
+ * consultation up and Ann is back. Ben consults Cleo again, who answers: both calls on the
+ * screen, Ben hears Cleo (880 Hz), swaps to Ann and back, completes the transfer: his screen says
+ * so, Ann (who never left) hears Cleo and Cleo hears Ann, one call left on the node. Then Ann calls
+ * Ben, who declines: Ann leaves a message on Ben's voicemail, and Ben's Phone screen and header
+ * say "1 new voicemail"; Ben hears it at 777 (PIN 1234#, 1) and the indicator goes.
+ */
+async function consultAndVoicemail(): Promise<void> {
+  const admin = await PortalClient.register(edge.url, "consult-admin");
+  const { pbx } = await admin.expect<{ pbx: { id: string } }>(201, "POST", "/api/pbxs", { name: "Branch Office" });
+  const base = `/api/pbxs/${pbx.id}`;
+  await admin.expect(201, "POST", `${base}/extensions`, { number: "300", name: "Ann" });
+  await admin.expect(201, "POST", `${base}/extensions`, {
+    number: "301",
+    name: "Ben",
+    voicemail: { enabled: true, pin: "1234" },
+  });
+  await admin.expect(201, "POST", `${base}/extensions`, { number: "302", name: "Cleo" });
+  await admin.expect(201, "POST", `${base}/extensions`, {
+    number: "303",
+    name: "Dora",
+    voicemail: { enabled: true, pin: "4321" },
+  });
+  const { version } = await admin.expect<{ version: number }>(201, "POST", `${base}/apply`);
+  await eventually("the version live on the node", async () => node.directory.get(pbx.id)?.version === version);
+  const stamp = Date.now().toString(36);
+  const emails = {
+    ann: `ann.${stamp}@example.test`,
+    ben: `ben.${stamp}@example.test`,
+    cleo: `cleo.${stamp}@example.test`,
+  };
+  for (const [who, extension] of [
+    ["ann", "300"],
+    ["ben", "301"],
+    ["cleo", "302"],
+  ] as const)
+    await admin.expect(201, "POST", "/api/users", {
+      email: emails[who],
+      name: who,
+      password: PASSWORD,
+      role: "clientUser",
+      softphone: { pbxId: pbx.id, extension },
+    });
+  const a = await openPhone("Ann", emails.ann);
+  const b = await openPhone("Ben", emails.ben);
+  const c = await openPhone("Cleo", emails.cleo, browser880);
+  const calls = () => node.gateway.calls?.activeCalls ?? 0;
+
+  await a.getByRole("button", { name: "Call Ben (301)" }).click();
+  await b.getByRole("heading", { name: "Incoming call" }).waitFor({ timeout: 10_000 });
+  await b.getByRole("button", { name: "Answer" }).click();
+  for (const page of [a, b]) await page.getByRole("heading", { name: "Connected" }).waitFor({ timeout: 10_000 });
+  await hears(a, "Ann", 440);
+
+  // ---- Consult Cleo, who declines: Ann stays on hold, Ben is told ----
+  const consultButton = b.getByRole("button", { name: "Consult", exact: true });
+  await assertTarget("Consult", consultButton);
+  await consultButton.click();
+  await b.getByRole("heading", { name: "Consult before transferring Ann (300)" }).waitFor();
+  await assertTarget("directory Consult", b.getByRole("button", { name: "Consult Cleo (302)" }));
+  await shot(b, "17-consult-picker");
+  await b.getByRole("button", { name: "Consult Cleo (302)" }).click();
+  await b.getByRole("heading", { name: "Consultation" }).waitFor({ timeout: 5000 });
+  await b.locator('.line[data-line="call"][data-held="true"]').waitFor();
+  await c.getByRole("heading", { name: "Incoming call" }).waitFor({ timeout: 10_000 });
+  await c.getByText("Ben (301)").waitFor();
+  await b.locator('.line[data-line="consultation"][data-phase="ringing"]').waitFor({ timeout: 5000 });
+  // Ann on hold hears nothing of Ben's tone.
+  const onHold = await heardTone(a);
+  assert.ok(Math.abs(onHold - 440) >= 15, `Ann on hold still hears Ben's 440 Hz (${onHold} Hz)`);
+  await c.getByRole("button", { name: "Decline" }).click();
+  const declined = b.locator(".call-note").filter({ hasText: "Cleo (302) did not answer (603" });
+  await declined.waitFor({ timeout: 10_000 });
+  const declinedText = ((await declined.textContent()) ?? "").trim();
+  assert.match(declinedText, /^Cleo \(302\) did not answer \(603 [^)]+\)\. Ann \(300\) is on hold\.$/);
+  await b.getByRole("heading", { name: "On hold" }).waitFor();
+  assert.equal(await a.getByRole("heading", { name: "Connected" }).count(), 1, "Ann is still in the call");
+  await shot(b, "18-consult-not-answered");
+
+  // ---- Consult 303 (a voicemail box, no phone): the node cannot join it; NOTIFY 481, both calls stay ----
+  await consultButton.click();
+  await b.getByLabel("Consult", { exact: true }).fill("303");
+  await b.getByRole("button", { name: "Call to consult" }).click();
+  await b.locator('.line[data-line="consultation"][data-phase="active"]').waitFor({ timeout: 10_000 });
+  await b.getByRole("button", { name: "Complete transfer" }).click();
+  const failed = b.getByRole("alert").filter({ hasText: "Transfer failed" });
+  await failed.waitFor({ timeout: 10_000 });
+  const failure = ((await failed.locator("p").textContent()) ?? "").trim();
+  assert.match(failure, /^Transfer failed: 481 .+\. You still have both calls\.$/);
+  assert.equal(await b.locator(".lines .line").count(), 2, "both calls are still on the screen");
+  await shot(b, "19-consult-transfer-failed");
+  await b.getByRole("button", { name: "Back to the calls" }).click();
+  // Cancel: the consultation hangs up and Ann is back (resumed: she hears Ben again).
+  const cancel = b.getByRole("button", { name: "Cancel", exact: true });
+  await assertTarget("Cancel", cancel);
+  await cancel.click();
+  await b.getByRole("heading", { name: "Connected" }).waitFor({ timeout: 10_000 });
+  assert.equal(await b.getByText("Ann (300)").count(), 1);
+  await hears(a, "Ann after Cancel", 440);
+  await hears(b, "Ben after Cancel", 440);
+  await eventually("the consultation gone from the node", async () => calls() === 1, 10_000);
+
+  // ---- Consult Cleo, who answers: two calls; swap; complete the transfer ----
+  await consultButton.click();
+  await b.getByRole("button", { name: "Consult Cleo (302)" }).click();
+  await c.getByRole("heading", { name: "Incoming call" }).waitFor({ timeout: 10_000 });
+  await c.getByRole("button", { name: "Answer" }).click();
+  await b.locator('.line[data-line="consultation"][data-phase="active"]').waitFor({ timeout: 10_000 });
+  await c.getByRole("heading", { name: "Connected" }).waitFor({ timeout: 10_000 });
+  assert.equal(calls(), 2);
+  const benHearsCleo = await hears(b, "Ben consulting Cleo", 880);
+  await hears(c, "Cleo consulted by Ben", 440);
+  await b.locator(".audio-flow").filter({ hasText: "Talking with Cleo (302)" }).waitFor({ timeout: 5000 });
+  const complete = b.getByRole("button", { name: "Complete transfer" });
+  const swap = b.getByRole("button", { name: "Swap to Ann (300)" });
+  for (const [what, target] of [
+    ["Complete transfer", complete],
+    ["Swap", swap],
+  ] as const)
+    await assertTarget(what, target);
+  await shot(b, "20-consultation-two-calls");
+  // Swap: Cleo waits, Ben talks with Ann (her 440 Hz); then back to Cleo.
+  await swap.click();
+  await b.locator('.line.focus[data-line="call"]').waitFor({ timeout: 5000 });
+  await b.locator('.line[data-line="consultation"][data-held="true"]').waitFor();
+  await hears(b, "Ben swapped to Ann", 440);
+  await shot(b, "21-consultation-swapped");
+  await b.getByRole("button", { name: "Swap to Cleo (302)" }).click();
+  await b.locator('.line.focus[data-line="consultation"]').waitFor({ timeout: 5000 });
+  await hears(b, "Ben back with Cleo", 880);
+
+  const completed = Date.now();
+  await complete.click();
+  await b.getByText("Call transferred to Cleo (302)").waitFor({ timeout: 10_000 });
+  const transferTook = Date.now() - completed;
+  await b.getByRole("button", { name: "Call", exact: true }).waitFor();
+  assert.equal(await b.locator(".call").count(), 0, "Ben is back on the dial pad");
+  // Ben's history has both calls.
+  await b.locator(".call-log").getByText("↙ Ann (300)").first().waitFor();
+  await b.locator(".call-log").getByText("↗ Cleo (302)").first().waitFor();
+  await shot(b, "22-attended-transferred");
+  // Ann never left; she now hears Cleo, and Cleo hears her; one call left on the node.
+  assert.equal(await a.getByRole("heading", { name: "Connected" }).count(), 1);
+  assert.equal(await c.getByRole("heading", { name: "Connected" }).count(), 1);
+  const annHears = await hears(a, "Ann after the transfer", 880);
+  const cleoHears = await hears(c, "Cleo after the transfer", 440);
+  await eventually("one call left on the node", async () => calls() === 1, 10_000);
+  const aBefore = await packetsReceived(a);
+  await eventually("Ann's inbound RTP growing", async () => (await packetsReceived(a)) > aBefore + 50, 10_000);
+  await a.getByRole("button", { name: "Hang up" }).click();
+  for (const page of [a, c]) await page.getByText("Call ended").waitFor({ timeout: 10_000 });
+  await eventually("no call left on the node", async () => calls() === 0, 10_000);
+
+  // ---- Message-waiting: Ann leaves Ben a voicemail ----
+  // Ben's box is empty: registering brought a NOTIFY saying so, and nothing shows.
+  assert.equal(await b.locator(".mwi").count(), 0, "no indicator for an empty box");
+  await a.getByRole("button", { name: "Call Ben (301)" }).click();
+  await b.getByRole("heading", { name: "Incoming call" }).waitFor({ timeout: 10_000 });
+  await b.getByRole("button", { name: "Decline" }).click();
+  // The voicemail answers Ann: the greeting and the beep (1000 Hz), then Ann's 440 Hz is the message.
+  await a.getByRole("heading", { name: "Connected" }).waitFor({ timeout: 10_000 });
+  const greeting = await untilTone(a, 1000, 15_000);
+  await new Promise((r) => setTimeout(r, 2500));
+  await a.getByRole("button", { name: "Hang up" }).click();
+  await a.getByText("Call ended").waitFor({ timeout: 10_000 });
+  const left = Date.now();
+  const indicator = b.locator(".voicemail-button .mwi");
+  await indicator.filter({ hasText: "1 new voicemail" }).waitFor({ timeout: 10_000 });
+  const indicatorAfter = Date.now() - left;
+  await b.getByRole("link", { name: "Phone (1 new voicemail)" }).waitFor();
+  const box = await new VoicemailStore(join(dir, "media", "voicemail")).list(pbx.id, "301");
+  assert.equal(box.new.length, 1, "one new message in Ben's box");
+  const seconds = (box.new[0]?.durationMs ?? 0) / 1000;
+  assert.ok(seconds >= 1.5, `the message lasts ${seconds} s`);
+  await assertTarget("Voicemail", b.getByRole("button", { name: /^Voicemail/ }));
+  await shot(b, "23-voicemail-waiting");
+
+  // Ben hears it at 777 (PIN 1234#, then 1): it is saved, the indicator goes, "1 saved" stays small.
+  await b.getByRole("button", { name: /^Voicemail/ }).click();
+  await b.getByRole("heading", { name: "Connected" }).waitFor({ timeout: 10_000 });
+  await b.getByRole("button", { name: "Keypad" }).click();
+  await new Promise((r) => setTimeout(r, 1000));
+  for (const key of ["1", "2", "3", "4", "#"]) {
+    await b.getByRole("button", { name: key, exact: true }).click();
+    await b.locator('.keys-sent[data-status="200"]').waitFor({ timeout: 5000 });
+  }
+  // The menu comes once the PIN is taken: 1 hears the messages.
+  await new Promise((r) => setTimeout(r, 2500));
+  await b.getByRole("link", { name: "Phone · in call (1 new voicemail)" }).waitFor();
+  await b.getByRole("button", { name: "1", exact: true }).click();
+  // Once heard, the message is saved: the node's NOTIFY takes the count off the header.
+  await b.getByRole("link", { name: "Phone · in call", exact: true }).waitFor({ timeout: 30_000 });
+  await b.getByRole("button", { name: "Hang up" }).click();
+  await b.getByText("Call ended").waitFor({ timeout: 10_000 });
+  await b.locator(".voicemail-button .mwi-saved").filter({ hasText: "1 saved" }).waitFor();
+  assert.equal(await indicator.count(), 0, "no new voicemail shown");
+  assert.equal(await b.getByRole("link", { name: "Phone", exact: true }).count(), 1, "the header's count went");
+  await shot(b, "24-voicemail-heard");
+  await eventually("no call left on the node", async () => calls() === 0, 10_000);
+
+  console.log(
+    `attended transfer: refused by the node when consulting a voicemail box (${failure}); after Complete transfer Ben back on the dial pad in ${transferTook} ms, Ann heard ${annHears.toFixed(0)} Hz and Cleo ${cleoHears.toFixed(0)} Hz (Ben heard Cleo ${benHearsCleo.toFixed(0)} Hz while consulting, Ann on hold ${onHold.toFixed(0)} Hz); voicemail: the beep ${greeting} ms after the voicemail answered, a ${seconds.toFixed(1)} s message, "1 new voicemail" on Ben's screen ${indicatorAfter} ms after Ann hung up`,
+  );
+  assert.deepEqual(
+    pageLog.filter((l) => l.includes("pageerror")),
+    [],
+  );
 }
 
 test("desk phones: the softphone calls a sipp phone and takes its call, on the audio devices chosen; Voicemail dials 777", async () => {
