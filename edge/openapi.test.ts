@@ -29,6 +29,7 @@ describe("GET /api/openapi.json", () => {
       ["/api/pbxs/{pbx}/revert", ["post"]],
       ["/api/pbxs/{pbx}/addons", ["get", "put", "patch"]],
       ["/api/pbxs/{pbx}/recordings", ["get"]],
+      ["/api/pbxs/{pbx}/faxes", ["get"]],
       ["/api/pbxs/{pbx}/recordings/{id}", ["get", "delete"]],
       ["/api/pbxs/{pbx}/recordings/{id}/audio", ["get"]],
       ["/api/nodes/recordings/{pbxId}", ["get"]],
@@ -53,6 +54,9 @@ describe("GET /api/openapi.json", () => {
     }
     expect(Object.keys(res.body.components.schemas.RecordingUpload?.properties ?? {})).toEqual(
       expect.arrayContaining(["callId", "startedAt", "durationMs", "encrypted", "contentType", "final"]),
+    );
+    expect(Object.keys(res.body.components.schemas.FaxRecord?.properties ?? {})).toEqual(
+      expect.arrayContaining(["direction", "from", "to", "pages", "result", "startedAt", "durationMs"]),
     );
     const config = res.body.components.schemas.PbxConfig;
     expect(Object.keys(config?.properties ?? {})).toEqual(

@@ -15,6 +15,7 @@ import { Addons, Settings } from "../shared/config/schema.ts";
 import {
   AddonsInput,
   COLLECTIONS,
+  FaxRecord,
   ForwardAllUpdate,
   MAX_RECORDING_BYTES,
   PbxConfig,
@@ -265,6 +266,14 @@ export function openApiDocument(): unknown {
         "422": problem("A filter that is not a date"),
       }),
     },
+    "/api/pbxs/{pbx}/faxes": {
+      parameters: [pbxParam] as unknown as Operation,
+      get: op(
+        "Calls",
+        "The fax log: faxes received and sent, as the media nodes report them, newest first (?from, ?to ISO dates; ?number; ?direction inbound|outbound)",
+        { "200": ok("Faxes", "FaxList"), "422": problem("A filter that is not a date, number or direction") },
+      ),
+    },
     "/api/pbxs/{pbx}/announcements/{id}/audio": {
       parameters: [
         pbxParam,
@@ -443,6 +452,11 @@ export function openApiDocument(): unknown {
     ForwardAllUpdate: schema(ForwardAllUpdate),
     RecordingUpload: schema(RecordingUpload),
     RecordingSummary: schema(RecordingSummary),
+    FaxRecord: schema(FaxRecord),
+    FaxList: {
+      type: "object",
+      properties: { faxes: { type: "array", items: { $ref: "#/components/schemas/FaxRecord" } } },
+    },
     Problem: {
       type: "object",
       required: ["type", "title", "status"],

@@ -162,6 +162,61 @@ describe("media node hub", () => {
     node.close();
   });
 
+  it("keeps the fax log nodes report, both directions, once each, listed with filters and the calls' access", async () => {
+    const admin = await ApiClient.registered("faxes");
+    const pbx = await admin.createPbx("Faxes");
+    const node = await NodeSocket.connect("media-f");
+    const fax = (id: string, direction: "inbound" | "outbound", from: string, to: string, startedAt: string) => ({
+      id,
+      direction,
+      from,
+      to,
+      pages: direction === "inbound" ? 2 : 1,
+      result: direction === "inbound" ? "success" : "partial",
+      detail: direction === "inbound" ? "OK" : "The call dropped prematurely",
+      remoteIdent: "+61 2 9000 1000",
+      email: "faxes@example.test",
+      routeId: direction === "inbound" ? "rt_fax0001" : null,
+      startedAt,
+      durationMs: 41_250,
+    });
+    const received = fax("f1@x", "inbound", "0412345678", "+61290004000", "2026-12-01T10:00:00.000Z");
+    node.send({ type: "fax", pbx, fax: received });
+    node.send({ type: "fax", pbx, fax: received });
+    node.send({
+      type: "fax",
+      pbx,
+      fax: fax("f2@x", "outbound", "0290000000", "0299990000", "2026-12-02T10:00:00.000Z"),
+    });
+    node.send({ type: "fax", pbx, fax: { ...received, id: "f3@x", result: "maybe" } });
+    expect((await node.next((m) => m.type === "error")).message).toMatch(/invalid fax frame: fax.result/);
+    node.send({
+      type: "fax",
+      pbx: "pbx-that-does-not-exist",
+      fax: fax("f4@x", "inbound", "1", "2", received.startedAt),
+    });
+    node.send({ type: "ping" });
+    await node.next((m) => m.type === "pong");
+
+    type Faxes = { faxes: { id: string; direction: string; pages: number; result: string; durationMs: number }[] };
+    const all = await admin.get<Faxes>(`/api/pbxs/${pbx}/faxes`);
+    expect(all.status).toBe(200);
+    expect(all.body.faxes.map((f) => f.id)).toEqual(["f2@x", "f1@x"]);
+    expect(all.body.faxes[1]).toEqual(received);
+    const inbound = await admin.get<Faxes>(`/api/pbxs/${pbx}/faxes?direction=inbound`);
+    expect(inbound.body.faxes.map((f) => f.id)).toEqual(["f1@x"]);
+    const byNumber = await admin.get<Faxes>(`/api/pbxs/${pbx}/faxes?number=9999`);
+    expect(byNumber.body.faxes.map((f) => f.id)).toEqual(["f2@x"]);
+    const byDate = await admin.get<Faxes>(`/api/pbxs/${pbx}/faxes?from=2026-12-02T00:00:00Z&limit=5`);
+    expect(byDate.body.faxes.map((f) => f.id)).toEqual(["f2@x"]);
+    expect((await admin.get(`/api/pbxs/${pbx}/faxes?direction=sideways`)).status).toBe(422);
+    expect((await admin.get(`/api/pbxs/${pbx}/faxes?from=yesterday`)).status).toBe(422);
+    const other = await ApiClient.registered("nosy-fax");
+    expect((await other.get(`/api/pbxs/${pbx}/faxes`)).status).toBe(404);
+    expect((await new ApiClient().get(`/api/pbxs/${pbx}/faxes`)).status).toBe(401);
+    node.close();
+  });
+
   it("shows who is in each conference room as nodes report it, and forgets a node's rooms when it drops", async () => {
     const admin = await ApiClient.registered("rooms");
     const pbx = await admin.createPbx("Rooms");

@@ -18,6 +18,7 @@ import { directory, type Env, pbxObject } from "../env.ts";
  *   node → hub  {"type":"hello","have":{"<pbx>":<version>}}   {"type":"ack","pbx":"…","version":n}   {"type":"ping"}
  *               {"type":"call","pbx":"…","record":{…CallRecord}}   {"type":"forwardAll","pbx":"…","route":"…","destination":"…"|null}
  *               {"type":"conference","pbx":"…","room":"…","participants":[{"caller":"…","joinedAt":"…"}]}
+ *               {"type":"fax","pbx":"…","fax":{…FaxRecord}}
  *   hub → node  {"type":"config","pbx":"…","version":n,"config":{…}}   {"type":"remove","pbx":"…"}
  *               {"type":"forwardAll","pbx":"…","table":{"<route>":"<destination>"}}
  *               {"type":"synced","pbxs":n}   {"type":"pong"}   {"type":"error","message":"…"}
@@ -107,6 +108,10 @@ export class NodeHubObject extends DurableObject<Env> {
         // Only PBXs that exist keep records; the PBX checks that itself.
         await pbxObject(this.env, parsed.pbx).recordCall(nodeId, parsed.record);
         return;
+      case "fax":
+        // The PBX's fax log; a PBX that does not exist keeps nothing.
+        await pbxObject(this.env, parsed.pbx).recordFax(nodeId, parsed.fax);
+        return;
     }
   }
 
@@ -180,7 +185,7 @@ export function parseNodeMessage(raw: string | ArrayBuffer): NodeMessage | { err
   const parsed = NodeMessage.safeParse(data);
   if (parsed.success) return parsed.data;
   const type = (data as { type?: unknown } | null)?.type;
-  if (typeof type === "string" && ["hello", "ack", "ping", "call", "forwardAll", "conference"].includes(type))
+  if (typeof type === "string" && ["hello", "ack", "ping", "call", "fax", "forwardAll", "conference"].includes(type))
     return {
       error: `invalid ${type} frame: ${parsed.error.issues.map((i) => i.path.join(".") || "(frame)").join(", ")}`,
     };

@@ -12,6 +12,7 @@ import {
   diffConfigs,
   type EntityChange,
   emptyConfig,
+  type FaxRecord,
   type ForwardAllEntry,
   type ForwardAllTable,
   PbxConfig,
@@ -100,6 +101,10 @@ export class PbxObject extends DurableObject<Env> {
         call_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, started_at TEXT NOT NULL, from_number TEXT NOT NULL,
         to_number TEXT NOT NULL, record TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS calls_started ON calls(started_at);
+      CREATE TABLE IF NOT EXISTS faxes (
+        id TEXT PRIMARY KEY, node_id TEXT NOT NULL, direction TEXT NOT NULL, started_at TEXT NOT NULL,
+        from_number TEXT NOT NULL, to_number TEXT NOT NULL, record TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS faxes_started ON faxes(started_at);
       CREATE TABLE IF NOT EXISTS forward_all (
         route_id TEXT PRIMARY KEY, destination TEXT NOT NULL, set_at TEXT NOT NULL, set_by TEXT NOT NULL);
     `);
@@ -627,6 +632,56 @@ export class PbxObject extends DurableObject<Env> {
       .exec(`SELECT record FROM calls ${clause} ORDER BY started_at DESC LIMIT ?`, ...args, filter.limit)
       .toArray()
       .map((r) => JSON.parse(r.record as string) as CallRecord);
+  }
+
+  /** A fax reported by a media node (the fax log); a repeated report of the same fax is ignored. */
+  recordFax(nodeId: string, fax: FaxRecord): boolean {
+    if (!this.meta("pbx_id")) return false;
+    this.sql.exec(
+      "INSERT OR IGNORE INTO faxes (id, node_id, direction, started_at, from_number, to_number, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      fax.id,
+      nodeId,
+      fax.direction,
+      fax.startedAt,
+      fax.from,
+      fax.to,
+      JSON.stringify(fax),
+    );
+    return true;
+  }
+
+  /** The fax log, newest first, filtered like the calls (start time range, a number) and by direction. */
+  listFaxes(filter: {
+    from?: string;
+    to?: string;
+    number?: string;
+    direction?: FaxRecord["direction"];
+    limit: number;
+  }): FaxRecord[] {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    if (filter.from) {
+      where.push("started_at >= ?");
+      args.push(filter.from);
+    }
+    if (filter.to) {
+      where.push("started_at < ?");
+      args.push(filter.to);
+    }
+    if (filter.number) {
+      where.push("(from_number LIKE ? OR to_number LIKE ?)");
+      const pattern = `%${filter.number.replace(/[%_]/g, "")}%`;
+      args.push(pattern, pattern);
+    }
+    if (filter.direction) {
+      where.push("direction = ?");
+      args.push(filter.direction);
+    }
+    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+    return this.sql
+      .exec(`SELECT record FROM faxes ${clause} ORDER BY started_at DESC LIMIT ?`, ...args, filter.limit)
+      .toArray()
+      .map((r) => JSON.parse(r.record as string) as FaxRecord);
   }
 
   // ---- call recordings (the files are in R2; see edge/routes/recordings.ts) ----

@@ -171,6 +171,25 @@ pbxRoutes.get("/:pbx/calls", async (c) => {
   return c.json({ calls });
 });
 
+// ---- the fax log (reported by media nodes: faxes received and sent) ----
+
+const FaxesQuery = CallsQuery.extend({ direction: z.enum(["inbound", "outbound"]).optional() });
+
+pbxRoutes.get("/:pbx/faxes", async (c) => {
+  const service = await requireService(c, c.req.param("pbx"), "view");
+  const query = FaxesQuery.safeParse(c.req.query());
+  if (!query.success) throw problems.invalid(zodFieldErrors(query.error));
+  const { from, to, number, direction, limit } = query.data;
+  const faxes = await pbxObject(c.env, service.id).listFaxes({
+    ...(from ? { from: new Date(from).toISOString() } : {}),
+    ...(to ? { to: new Date(to).toISOString() } : {}),
+    ...(number ? { number } : {}),
+    ...(direction ? { direction } : {}),
+    limit,
+  });
+  return c.json({ faxes });
+});
+
 // ---- Conference rooms in progress: who is in each room now, as the media nodes report it ----
 
 pbxRoutes.get("/:pbx/conference-rooms/live", async (c) => {

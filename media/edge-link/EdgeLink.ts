@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import type { CallRecord, ConferenceParticipant, ForwardAllTable, PbxConfig } from "../../shared/index.ts";
+import type { CallRecord, ConferenceParticipant, FaxRecord, ForwardAllTable, PbxConfig } from "../../shared/index.ts";
 import { EnhancedEventEmitter } from "../common/EnhancedEventEmitter.ts";
 import { ConsoleLogger, type Logger } from "../common/Logger.ts";
 import { ConfigStore } from "./ConfigStore.ts";
@@ -129,6 +129,16 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
   reportCall(pbx: string, record: CallRecord): boolean {
     const sent = this.send({ type: "call", pbx, record });
     if (!sent) this.logger.warn(`call record ${record.callId} of ${pbx} not sent: not connected`);
+    return sent;
+  }
+
+  /**
+   * Reports a fax (received or sent) for the PBX's fax log; best effort like call records: a
+   * report made while the edge is unreachable is dropped and logged.
+   */
+  reportFax(pbx: string, fax: FaxRecord): boolean {
+    const sent = this.send({ type: "fax", pbx, fax });
+    if (!sent) this.logger.warn(`fax ${fax.id} of ${pbx} not logged: not connected`);
     return sent;
   }
 

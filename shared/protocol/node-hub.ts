@@ -26,6 +26,37 @@ export const CallRecord = z.object({
 });
 export type CallRecord = z.infer<typeof CallRecord>;
 
+/**
+ * One fax, received (inbound: a call to a Virtual FAX route, or a fax heard on a voice route) or
+ * sent (outbound: email-to-fax through the trunk), as the media node reports it when it is over;
+ * the edge lists them as the PBX's fax log under /faxes.
+ */
+export const FaxRecord = z.object({
+  /** Unique per fax (the SIP Call-ID of its call, or of its last attempt): a repeated report is stored once. */
+  id: z.string().min(1).max(256),
+  direction: z.enum(["inbound", "outbound"]),
+  /** Inbound: the caller's number ("anonymous" when withheld). Outbound: the caller ID presented. */
+  from: z.string().max(64),
+  /** Inbound: the DID called. Outbound: the number dialled. */
+  to: z.string().max(64),
+  /** Pages that went through (received or sent). */
+  pages: z.number().int().min(0).max(100_000),
+  /** success: every page and T.30 ended OK; partial: some pages, then a failure; failed: no page. */
+  result: z.enum(["success", "partial", "failed"]),
+  /** What happened in words: T.30's completion text ("OK", "The call dropped prematurely"), or "busy", "no answer". */
+  detail: z.string().max(300).default(""),
+  /** The far fax machine's identity (TSI/CSI), when it gave one. */
+  remoteIdent: z.string().max(64).nullable().default(null),
+  /** Inbound: where the fax was emailed. Outbound: the sender told of the result. */
+  email: z.string().max(320).nullable().default(null),
+  /** Inbound: the route whose fax address got it. */
+  routeId: z.string().max(64).nullable().default(null),
+  startedAt: z.iso.datetime(),
+  /** From the call's start (or the first attempt's) to the end of the fax. */
+  durationMs: z.number().int().min(0),
+});
+export type FaxRecord = z.infer<typeof FaxRecord>;
+
 const PbxId = z.string().min(1).max(64);
 const RouteId = z.string().min(1).max(64);
 
@@ -42,6 +73,8 @@ export const NodeMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ack"), pbx: PbxId, version: z.number().int().positive() }),
   z.object({ type: z.literal("ping") }),
   z.object({ type: z.literal("call"), pbx: PbxId, record: CallRecord }),
+  /** A fax is over, either direction: the PBX's fax log. */
+  z.object({ type: z.literal("fax"), pbx: PbxId, fax: FaxRecord }),
   /** A phone dialled a route's forward-all code: set (destination) or cleared (null). */
   z.object({
     type: z.literal("forwardAll"),
