@@ -3,17 +3,15 @@ import type { CallRecord } from "../../../shared/index.ts";
 import type { G711 } from "../../rtc/sdp.ts";
 import { g711Frames, RINGBACK_CADENCE, type ToneSegment, toneSamples } from "../../rtc/tones.ts";
 import { Dialog } from "../../sip/core/Dialog.ts";
-import { digestAuthorization } from "../../sip/core/digest.ts";
 import {
   parseCSeq,
-  parseDigest,
   parseNameAddr,
   parseReplaces,
   type Replaces,
   randomToken,
   uriHeader,
 } from "../../sip/core/headers.ts";
-import { SipRequest, type SipResponse } from "../../sip/core/message.ts";
+import type { SipRequest, SipResponse } from "../../sip/core/message.ts";
 import { createResponse, REASONS } from "../../sip/core/responses.ts";
 import type { SipEndpoint } from "../../sip/core/SipEndpoint.ts";
 import type { ClientTransaction } from "../../sip/core/transactions/ClientTransaction.ts";
@@ -22,6 +20,7 @@ import type { Peer } from "../../sip/platform/transport.ts";
 import { AnsweredInvite, InviteOk } from "./AnsweredInvite.ts";
 import { answerDtmfInfo } from "./dtmf-info.ts";
 import type { CallMediaSession, MediaLeg } from "./media.ts";
+import { authenticatedInvite, inviteSeq, outgoingInvite } from "./outgoing.ts";
 
 export type CallState = "ringing" | "answered" | "ended";
 
@@ -782,18 +781,8 @@ export class Call extends EventEmitter<CallEvents> {
   ): boolean {
     const credentials = branch.destination.credentials;
     if (!credentials || branch.authenticated || this.state === "ended") return false;
-    const proxy = response.status === 407;
-    const challenge = parseDigest(response.get(proxy ? "Proxy-Authenticate" : "WWW-Authenticate") ?? "");
-    if (!challenge?.nonce) return false;
-    // Same Call-ID, From tag and body; the next CSeq; a new Via branch from the transaction layer.
-    const invite = new SipRequest("INVITE", branch.invite.uri);
-    invite.headers = branch.invite.headers.filter((h) => h.key !== "via");
-    invite.body = branch.invite.body;
-    invite.set("CSeq", `${inviteSeq(branch.invite) + 1} INVITE`);
-    invite.set(
-      proxy ? "Proxy-Authorization" : "Authorization",
-      digestAuthorization(challenge, credentials, "INVITE", invite.uri),
-    );
+    const invite = authenticatedInvite(branch.invite, response, credentials);
+    if (!invite) return false;
     branch.invite = invite;
     branch.authenticated = true;
     branch.tx = this.endpoint.request(invite, branch.destination.target);
@@ -895,7 +884,7 @@ export class Call extends EventEmitter<CallEvents> {
 
   /** Sends the INVITE of a new outgoing branch (`stage` -1: a transfer's) with the leg's offer. */
   private launch(destination: Destination, leg: MediaLeg, stage: number): Branch {
-    const invite = this.outgoingInvite(destination, leg.localSdp());
+    const invite = outgoingInvite(destination, leg.localSdp(), this.contactFor(destination.target));
     const branch: Branch = {
       destination,
       tx: this.endpoint.request(invite, destination.target),
@@ -909,25 +898,6 @@ export class Call extends EventEmitter<CallEvents> {
     this.branches.push(branch);
     return branch;
   }
-
-  private outgoingInvite(destination: Destination, sdp: string): SipRequest {
-    const invite = new SipRequest("INVITE", destination.uri);
-    invite.append("From", `${destination.from};tag=${randomToken()}`);
-    invite.append("To", destination.to);
-    invite.append("Call-ID", `${randomToken(12)}@edgepbx`);
-    invite.append("CSeq", "1 INVITE");
-    invite.append("Max-Forwards", "70");
-    invite.append("Contact", `<${this.contactFor(destination.target)}>`);
-    invite.append("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY");
-    for (const [name, value] of Object.entries(destination.headers ?? {})) invite.append(name, value);
-    invite.append("Content-Type", "application/sdp");
-    invite.body = Buffer.from(sdp);
-    return invite;
-  }
-}
-
-function inviteSeq(invite: SipRequest): number {
-  return parseCSeq(invite.get("CSeq") ?? "")?.seq ?? 1;
 }
 
 /** Why SDP was refused, for a Warning header: the SdpError's message, without quotes or line breaks. */
