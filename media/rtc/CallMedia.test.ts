@@ -15,7 +15,7 @@ import type { CallMedia, MediaLeg } from "./CallMedia.ts";
 import { MediaEngine } from "./MediaEngine.ts";
 import type { DtmfEvent } from "./RtpShim.ts";
 import { parseRemoteSdp, SdpError } from "./sdp.ts";
-import { decodeG711, g711Frames, toneSamples } from "./tones.ts";
+import { decodeG711, encodeG711, g711Frames, toneSamples } from "./tones.ts";
 import { mediasoupWorkerBin, missingWorkerMessage } from "./worker-bin.ts";
 
 const LOCALHOST = "127.0.0.1";
@@ -819,6 +819,41 @@ describe("CallMedia.listen: the node hears a leg", {
       );
       assert.ok(frames >= payloads.length - 4, `frames heard: ${frames} of ${payloads.length}`);
       assert.ok(listener.stats().late === 0, JSON.stringify(listener.stats()));
+      listener.close();
+    } finally {
+      call.close();
+      phone.close();
+    }
+  });
+
+  test("a packet lost on the way comes out as a silent frame marked lost, in its place", async () => {
+    const phone = await Phone.open();
+    const call = await engine.createCall();
+    try {
+      const leg = await call.createLeg({ remoteSdp: phone.sdp({ pts: [0], te: null }) });
+      phone.sendTo(leg.localSdp());
+      const listener = await call.listen(leg);
+      const heard: { first: number; lost: boolean }[] = [];
+      listener.on("frame", (frame: Int16Array, lost: boolean) => heard.push({ first: frame[0] ?? 0, lost }));
+      // Each frame a constant level, so its place is known; packets 20 and 21 never arrive.
+      for (let i = 0; i < 40; i++) {
+        const payload = encodeG711(new Int16Array(160).fill(1000 + i * 100), "PCMU");
+        const packet = rtp(0, phone.seq, phone.ts, phone.ssrc, payload);
+        phone.seq = (phone.seq + 1) & 0xffff;
+        phone.ts = (phone.ts + 160) >>> 0;
+        if (i !== 20 && i !== 21) phone.socket.send(packet, phone.target.port, phone.target.address);
+        await sleep(20);
+      }
+      await sleep(200);
+      const lostAt = heard.flatMap((h, i) => (h.lost ? [i] : []));
+      assert.equal(lostAt.length, 2, JSON.stringify(heard));
+      const [gap] = lostAt as [number];
+      assert.deepEqual(lostAt, [gap, gap + 1]);
+      for (const i of lostAt) assert.equal(heard[i]?.first, 0, "a lost frame is silence");
+      // Around the gap, the frames sent 19 and 22.
+      assert.ok(Math.abs((heard[gap - 1]?.first ?? 0) - 2900) < 100, JSON.stringify(heard[gap - 1]));
+      assert.ok(Math.abs((heard[gap + 2]?.first ?? 0) - 3200) < 120, JSON.stringify(heard[gap + 2]));
+      assert.equal(listener.stats().lost, 2);
       listener.close();
     } finally {
       call.close();

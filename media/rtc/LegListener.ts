@@ -9,8 +9,11 @@ import { decodeG711 } from "./tones.ts";
 const FRAME = 160;
 
 export type LegListenerEvents = {
-  /** 20 ms of what the far end says, 8 kHz linear, in order; silence where a packet was lost. */
-  frame: [Int16Array];
+  /**
+   * 20 ms of what the far end says, 8 kHz linear, in order; silence where a packet was lost, with
+   * `lost` true (a fax modem bridges the gap itself rather than hear the silence).
+   */
+  frame: [frame: Int16Array, lost: boolean];
   close: [];
 };
 
@@ -35,7 +38,7 @@ export class LegListener extends EnhancedEventEmitter<LegListenerEvents> {
       if (header < 0) return;
       const payload = packet.subarray(header);
       for (const frame of this.jitter.push(packet.readUInt16BE(2), payload))
-        this.safeEmit("frame", frame ? decodeG711(frame, codec) : silence);
+        this.safeEmit("frame", frame ? decodeG711(frame, codec) : silence, frame === null);
     });
     consumer.on("producerclose", () => this.close());
     transport.on("routerclose", () => this.close());
