@@ -1,19 +1,17 @@
-import nodemailer from "nodemailer";
+import { Mailer, type MailSettings } from "../mail/Mailer.ts";
 import type { VoicemailMessage } from "./VoicemailStore.ts";
 
-export interface MailSettings {
-  host: string;
-  port: number;
-  from: string;
-}
+export type { MailSettings } from "../mail/Mailer.ts";
 
 /** Voicemail to email (the box's "Send Messages to my Mailbox"): the WAV attached, caller, time, length. */
 export class VoicemailMailer {
-  private readonly transport: nodemailer.Transporter;
+  private readonly mailer: Mailer;
+  private readonly ownsMailer: boolean;
 
-  constructor(private readonly settings: MailSettings) {
-    // A relay on loopback or the provider's smarthost; STARTTLS when the relay offers it.
-    this.transport = nodemailer.createTransport({ host: settings.host, port: settings.port, secure: false });
+  /** Through the node's shared Mailer, or one of its own made from `settings`. */
+  constructor(mailer: Mailer | MailSettings) {
+    this.ownsMailer = !(mailer instanceof Mailer);
+    this.mailer = mailer instanceof Mailer ? mailer : new Mailer(mailer);
   }
 
   async send(to: string, message: VoicemailMessage, wav: Buffer, timezone: string): Promise<void> {
@@ -25,8 +23,7 @@ export class VoicemailMailer {
     }).format(new Date(message.receivedAt));
     const seconds = Math.round(message.durationMs / 1000);
     const duration = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
-    await this.transport.sendMail({
-      from: this.settings.from,
+    await this.mailer.send({
       to,
       subject: `New voicemail from ${caller} for extension ${message.box}`,
       text: [
@@ -43,6 +40,6 @@ export class VoicemailMailer {
   }
 
   close(): void {
-    this.transport.close();
+    if (this.ownsMailer) this.mailer.close();
   }
 }
