@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { CallRecord } from "../../shared/index.ts";
 import { ConsoleLogger, type Logger } from "../common/Logger.ts";
+import type { FaxReceiver } from "../fax/FaxReceiver.ts";
 import type { CallRecordings } from "../recording/CallRecordings.ts";
 import { tagOf } from "../sip/core/Dialog.ts";
 import { DigestAuthenticator } from "../sip/core/digest.ts";
@@ -42,6 +43,8 @@ export interface SipGatewayOptions {
   onConference?: CallServices["onConference"];
   /** Call recordings; without them no call is recorded. */
   recordings?: CallRecordings | null;
+  /** Fax reception; without it Virtual FAX routes refuse calls and voice routes hear no fax. */
+  fax?: FaxReceiver | null;
   logger?: Logger;
   /** 0 picks a free port (tests). */
   udpPort: number;
@@ -93,6 +96,7 @@ export class SipGateway extends EventEmitter {
             ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}),
             ...(options.onConference ? { onConference: options.onConference } : {}),
             recordings: options.recordings ?? null,
+            fax: options.fax ?? null,
           },
         )
       : null;

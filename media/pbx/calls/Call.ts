@@ -137,6 +137,10 @@ export class Call extends EventEmitter<CallEvents> {
   private sentRinging = false;
   /** The caller was answered before ringing (to ask for a passcode): it hears ringback, not 180. */
   private preAnswered = false;
+  /** The caller has our SDP in a 183 (earlyMedia): it hears our ringback, and we hear it. */
+  private early = false;
+  /** The node answered the caller itself (voicemail, fax): nothing rings or answers any more. */
+  private nodeAnswered = false;
   private ringback: AbortController | null = null;
   /** A blind transfer in progress (one at a time). */
   private transferring = false;
@@ -202,7 +206,7 @@ export class Call extends EventEmitter<CallEvents> {
    */
   async ring(stages: RingStage[]): Promise<void> {
     this.stages = stages.filter((s) => s.destinations.length > 0);
-    if (this.preAnswered && this.state === "ringing") {
+    if ((this.preAnswered || this.early) && this.state === "ringing") {
       this.ringback = new AbortController();
       const cadence = g711Cadence(RINGBACK_CADENCE);
       void this.media
@@ -220,6 +224,35 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.state !== "ringing" || this.answer) return;
     this.sendAnswer();
     this.preAnswered = true;
+  }
+
+  /**
+   * Early media (183 Session Progress with our SDP, RFC 3960) before ringing: the node hears the
+   * caller while phones ring (a calling fax's CNG) and plays the ringback itself. Call it before
+   * ring(); the 180s of the branches are then not passed on.
+   */
+  earlyMedia(): void {
+    if (this.state !== "ringing" || this.answer || this.early) return;
+    this.early = true;
+    this.sentRinging = true;
+    const progress = createResponse(this.invite.request, 183, "Session Progress", this.invite.peer, this.toTag);
+    progress.set("Contact", `<${this.contactFor(this.invite.peer)}>`);
+    progress.set("Content-Type", "application/sdp");
+    progress.body = Buffer.from(this.aLeg.localSdp());
+    this.invite.respond(progress);
+  }
+
+  /**
+   * The node takes the caller away from the phones ringing (a fax heard on a voice route): the
+   * branches are cancelled and `handler` answers, as `unanswered` would. False when it is too
+   * late: someone answered (or is being bridged), the node answered already, or the call ended.
+   */
+  takeOver(handler: UnansweredHandler): boolean {
+    if (this.state !== "ringing" || this.winner || this.nodeAnswered) return false;
+    clearTimeout(this.ringTimer);
+    for (const branch of this.branches) this.endpoint.cancel(branch.tx);
+    void this.answerUnanswered(handler);
+    return true;
   }
 
   /**
@@ -242,7 +275,7 @@ export class Call extends EventEmitter<CallEvents> {
 
   private async nextStage(): Promise<void> {
     clearTimeout(this.ringTimer);
-    if (this.state !== "ringing") return;
+    if (this.state !== "ringing" || this.nodeAnswered) return;
     this.stage++;
     const stage = this.stages[this.stage];
     if (!stage) {
@@ -262,7 +295,7 @@ export class Call extends EventEmitter<CallEvents> {
         this.failures.push(503);
         continue;
       }
-      if (this.state !== "ringing" || this.stage !== number) {
+      if (this.state !== "ringing" || this.stage !== number || this.nodeAnswered) {
         leg.close();
         this.launching = false;
         return;
@@ -707,6 +740,7 @@ export class Call extends EventEmitter<CallEvents> {
   /** The node answers the caller itself (voicemail), then hangs up unless the caller did. */
   private async answerUnanswered(handler: UnansweredHandler): Promise<void> {
     this.unanswered = null;
+    this.nodeAnswered = true;
     this.ringback?.abort();
     if (!this.preAnswered) this.sendAnswer();
     this.preAnswered = true;
@@ -749,7 +783,7 @@ export class Call extends EventEmitter<CallEvents> {
     branch.dialog = dialog;
     // Every 2xx is acknowledged; a late second answer is then hung up at once.
     this.endpoint.send(dialog.createRequest("ACK", inviteSeq(branch.invite)), target);
-    if (this.state !== "ringing" || this.winner) {
+    if (this.state !== "ringing" || this.winner || this.nodeAnswered) {
       this.endpoint.request(dialog.createRequest("BYE"), target);
       return;
     }

@@ -1,6 +1,8 @@
 import type { CallRecord, ConferenceParticipant } from "../../../shared/index.ts";
 import { type CallDecision, decideCall, type RuntimeState } from "../../../shared/index.ts";
 import type { Logger } from "../../common/Logger.ts";
+import { faxDestination } from "../../fax/destination.ts";
+import type { FaxReceiver } from "../../fax/FaxReceiver.ts";
 import { CallRecorder } from "../../recording/CallRecorder.ts";
 import { type CallRecordings, wantsRecording } from "../../recording/CallRecordings.ts";
 import { g711Frames } from "../../rtc/tones.ts";
@@ -31,7 +33,9 @@ import {
   type UnansweredHandler,
 } from "./Call.ts";
 import { ConferenceCall } from "./ConferenceCall.ts";
+import { FaxCall } from "./FaxCall.ts";
 import { FeatureCall } from "./FeatureCall.ts";
+import { detectFax } from "./faxDetection.ts";
 import type { CallMediaSession, MediaPlane } from "./media.ts";
 import { recordMessage } from "./recordMessage.ts";
 import { VoicemailCall } from "./VoicemailCall.ts";
@@ -50,6 +54,8 @@ export interface CallServices {
   onConference?: (pbxId: string, roomId: string, participants: ConferenceParticipant[]) => void;
   /** Call recordings (uploaded to the edge); without them no call is recorded. */
   recordings?: CallRecordings | null;
+  /** Fax reception (Virtual FAX routes, faxes heard on voice routes); without it fax routes refuse calls. */
+  fax?: FaxReceiver | null;
 }
 
 /** A caller as the far ends we ring see it. */
@@ -73,6 +79,7 @@ export class CallControl {
   private readonly ringTimeoutMs: number;
   private readonly onConference: NonNullable<CallServices["onConference"]>;
   private readonly recordings: CallRecordings | null;
+  private readonly fax: FaxReceiver | null;
 
   constructor(
     private readonly endpoint: SipEndpoint,
@@ -92,6 +99,7 @@ export class CallControl {
     this.ringTimeoutMs = services.ringTimeoutMs ?? RING_TIMEOUT_MS;
     this.onConference = services.onConference ?? (() => {});
     this.recordings = services.recordings ?? null;
+    this.fax = services.fax ?? null;
     endpoint.on("ack", (request) => this.callFor(request)?.acknowledged(request));
     endpoint.on("cancel", (invite) => this.calls.get(invite.request.callId)?.cancelled());
     // A late 2xx from a branch (after we sent CANCEL) must still be acknowledged and hung up.
@@ -184,6 +192,12 @@ export class CallControl {
       reply(decision.status, decision.phrase);
       return;
     }
+    // A Virtual FAX route takes every call it is given as a fax, whatever its activity.
+    const faxEmail = "inbound" in decision ? (decision.inbound?.faxEmail ?? null) : null;
+    if (faxEmail && origin.direction === "inbound") {
+      await this.receiveFax(tx, pbx, caller, dialled, origin.routeId);
+      return;
+    }
     if (decision.type === "hangup") {
       reply(480, "Temporarily Unavailable (this number takes no calls)");
       return;
@@ -268,6 +282,14 @@ export class CallControl {
         call.endAnswered(`announcement:${announcement.name}`);
         return;
       }
+    }
+    // A fax calling a voice route is heard while the phones ring, and taken as fax (faxDetection.ts).
+    const faxTo = this.fax && origin.direction === "inbound" ? faxDestination(pbx.config, origin.routeId) : null;
+    if (this.fax && faxTo) {
+      call.earlyMedia();
+      const { leg, session } = answered;
+      const about = { pbxId: pbx.pbxId, caller: caller.number, did: dialled, destination: faxTo };
+      void detectFax({ call, leg, media: session, receiver: this.fax, logger: this.logger, ...about });
     }
     await call.ring(stages);
     this.index(call);
@@ -423,6 +445,38 @@ export class CallControl {
           await media.play(leg, (codec) => g711Frames(prompts.get("message-saved"), codec), signal).catch(() => {});
       },
     };
+  }
+
+  /** A call to a Virtual FAX route: the node answers it and receives the fax (FaxCall). */
+  private async receiveFax(
+    tx: ServerTransaction,
+    pbx: PbxEntry,
+    caller: CallerIdentity,
+    did: string,
+    routeId: string,
+  ): Promise<void> {
+    const destination = faxDestination(pbx.config, routeId);
+    if (!this.fax || !destination) {
+      tx.respond(createResponse(tx.request, 480, "Temporarily Unavailable (no fax reception)", tx.peer));
+      return;
+    }
+    const answered = await this.openMedia(tx, pbx.pbxId);
+    if (!answered) return;
+    const call = new FaxCall(
+      this.endpoint,
+      tx,
+      answered.leg,
+      answered.session,
+      pbx.pbxId,
+      (p) => this.contactFor(p),
+      this.fax,
+      { caller: caller.number, did, destination },
+      routeId,
+    );
+    this.track(call);
+    call.on("ended", (record, media) => this.onRecord(pbx.pbxId, record, media));
+    this.logger.info(`fax ${caller.number} → ${did} on ${pbx.pbxId}: answered as fax for ${destination.email}`);
+    await call.run();
   }
 
   /** 777: the caller's own box, after its PIN. */
@@ -640,8 +694,8 @@ interface CallerMedia {
   leg: Awaited<ReturnType<CallMediaSession["createLeg"]>>;
 }
 
-/** Whatever the node carries for a caller: a two-party call, a feature code, a conference seat, voicemail. */
-type CarriedCall = Call | FeatureCall | ConferenceCall | VoicemailCall;
+/** Whatever the node carries for a caller: a two-party call, a feature code, a conference seat, voicemail, a fax. */
+type CarriedCall = Call | FeatureCall | ConferenceCall | VoicemailCall | FaxCall;
 
 /** "Extension 101 is not available", then the standard invitation to leave a message. */
 async function standardGreeting(prompts: PromptSet, box: string): Promise<Int16Array> {

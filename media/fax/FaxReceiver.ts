@@ -1,0 +1,170 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { FaxRecord } from "../../shared/index.ts";
+import type { Logger } from "../common/Logger.ts";
+import type { CallMediaSession, MediaLeg } from "../pbx/calls/media.ts";
+import type { FaxAddon } from "./addon.ts";
+import type { FaxDestination } from "./destination.ts";
+import { faxTiffToPdf } from "./documents.ts";
+import { FaxEngine, type FaxResult } from "./FaxEngine.ts";
+import type { FaxMailer, FaxOutcome } from "./FaxMailer.ts";
+import { faxOnLeg } from "./faxOnLeg.ts";
+
+export interface FaxReceiverOptions {
+  /** Where received pages wait until mailed ($MEDIA_STATE_DIR/fax); a fax whose mail failed stays in `unsent/`. */
+  dir: string;
+  mailer: FaxMailer;
+  /** Every fax received, however it ended: the PBX's fax log. */
+  onFax?: (pbxId: string, fax: FaxRecord) => void;
+  logger: Logger;
+  /** The SpanDSP addon (tests); loaded through media/fax/addon.ts otherwise. */
+  addon?: FaxAddon;
+}
+
+/** A call the node receives a fax on. */
+export interface IncomingFax {
+  /** The call's SIP Call-ID: the fax log's id. */
+  callId: string;
+  pbxId: string;
+  /** The caller's number ("anonymous" when withheld). */
+  caller: string;
+  /** The number called. */
+  did: string;
+  /** Where the fax goes: the route's Virtual FAX address (or the PBX's, for a fax heard on a voice route). */
+  destination: FaxDestination;
+  /** When the call came in (ISO). */
+  startedAt: string;
+}
+
+/** A fax being received: the line part, then the mail and the log. */
+export interface FaxReception {
+  /** T.30 is over (the call may be hung up). */
+  received: Promise<FaxResult>;
+  /** The fax was mailed (or failed to be) and logged. Never rejects. */
+  delivered: Promise<FaxRecord>;
+}
+
+/**
+ * Fax to email: receives a fax on an answered call leg (SpanDSP, ECM on, our identity the number
+ * called), writes the pages as TIFF-F in the node's state folder, makes them a PDF (tiff2pdf) and
+ * mails it to the destination's address with the caller, number, pages, time and result. A failed
+ * or partial fax is mailed too, saying so, with whatever pages arrived. The files are removed
+ * once mailed; a mail that fails keeps the PDF under `unsent/` and says so in the log. Every fax
+ * is reported for the PBX's fax log.
+ */
+export class FaxReceiver {
+  constructor(private readonly options: FaxReceiverOptions) {}
+
+  receive(fax: IncomingFax, leg: MediaLeg, media: CallMediaSession, signal: AbortSignal): FaxReception {
+    const { logger } = this.options;
+    const base = join(this.options.dir, `${Date.now()}-${randomBytes(6).toString("hex")}`);
+    const tiff = `${base}.tif`;
+    const label = `fax ${fax.caller} → ${fax.did} on ${fax.pbxId}`;
+    const received = (async (): Promise<FaxResult> => {
+      await mkdir(this.options.dir, { recursive: true });
+      const engine = new FaxEngine(
+        { calling: false, receiveFile: tiff, ident: faxIdent(fax.did), ecm: true },
+        this.options.addon,
+      );
+      engine.once("negotiated", (p) =>
+        logger.info(`${label}: ${p.bitRate} bit/s, ECM ${p.ecm ? "on" : "off"}, from "${p.remoteIdent}"`),
+      );
+      engine.on("page", (p) => logger.info(`${label}: page ${p.pages} at ${(p.atMs / 1000).toFixed(1)} s`));
+      return faxOnLeg(engine, media, leg, signal);
+    })().catch((error: Error) => failedResult(`the fax could not start: ${error.message}`));
+    const delivered = received.then((result) => this.deliver(fax, result, tiff, base, label));
+    return { received, delivered };
+  }
+
+  private async deliver(
+    fax: IncomingFax,
+    result: FaxResult,
+    tiff: string,
+    base: string,
+    label: string,
+  ): Promise<FaxRecord> {
+    const { logger } = this.options;
+    const pages = result.pagesReceived;
+    const outcome: FaxOutcome = result.success && pages > 0 ? "success" : pages > 0 ? "partial" : "failed";
+    const detail = result.success && pages === 0 ? "no pages were sent" : result.text;
+    logger.info(`${label}: ${outcome}, ${pages} page(s), ${detail} (${(result.durationMs / 1000).toFixed(1)} s)`);
+    const pdf = `${base}.pdf`;
+    let document: Buffer | null = null;
+    let problem = "";
+    if (pages > 0) {
+      try {
+        await faxTiffToPdf(tiff, pdf);
+        document = await readFile(pdf);
+      } catch (error) {
+        problem = `; the pages could not be made a PDF (${(error as Error).message})`;
+        logger.error(`${label}: ${problem.slice(2)}`);
+      }
+    }
+    try {
+      await this.options.mailer.send({
+        to: fax.destination.email,
+        caller: fax.caller,
+        did: fax.did,
+        receivedAt: fax.startedAt,
+        timezone: fax.destination.timezone,
+        outcome,
+        pages,
+        detail: detail + problem,
+        remoteIdent: result.remoteIdent,
+        bitRate: result.bitRate,
+        durationMs: result.durationMs,
+        pdf: document,
+      });
+      await rm(pdf, { force: true });
+    } catch (error) {
+      // Nothing received is lost: the PDF stays on the node for the administrator.
+      const kept = join(this.options.dir, "unsent", `${fax.pbxId}-${base.slice(this.options.dir.length + 1)}.pdf`);
+      const saved = document
+        ? await mkdir(join(this.options.dir, "unsent"), { recursive: true })
+            .then(() => rename(pdf, kept))
+            .then(() => ` (kept as ${kept})`)
+            .catch(() => "")
+        : "";
+      logger.error(`${label}: not mailed to ${fax.destination.email}: ${(error as Error).message}${saved}`);
+    }
+    await rm(tiff, { force: true });
+    const record: FaxRecord = {
+      id: fax.callId,
+      direction: "inbound",
+      from: fax.caller,
+      to: fax.did,
+      pages,
+      result: outcome,
+      detail: (detail + problem).slice(0, 300),
+      remoteIdent: result.remoteIdent ? result.remoteIdent.slice(0, 64) : null,
+      email: fax.destination.email,
+      routeId: fax.destination.routeId,
+      startedAt: fax.startedAt,
+      durationMs: Math.max(0, Date.now() - Date.parse(fax.startedAt)),
+    };
+    this.options.onFax?.(fax.pbxId, record);
+    return record;
+  }
+}
+
+/** Our T.30 identity (CSI): the number called, as far as T.30 allows (digits, +, space; 20 at most). */
+export function faxIdent(number: string): string {
+  return number.replace(/[^0-9+ ]/g, "").slice(0, 20);
+}
+
+function failedResult(text: string): FaxResult {
+  return {
+    success: false,
+    code: -1,
+    text,
+    pagesTransferred: 0,
+    pagesSent: 0,
+    pagesReceived: 0,
+    remoteIdent: "",
+    bitRate: 0,
+    ecm: false,
+    durationMs: 0,
+    endedByUs: true,
+  };
+}
