@@ -2,6 +2,8 @@ import { join } from "node:path";
 import { ConsoleLogger, type Logger } from "./common/Logger.ts";
 import type { FtpSettings } from "./config.ts";
 import { EdgeLink } from "./edge-link/EdgeLink.ts";
+import { faxReception } from "./fax/FaxReceiver.ts";
+import { Mailer } from "./mail/Mailer.ts";
 import { ForwardAllState } from "./pbx/ForwardAllState.ts";
 import { PbxDirectory } from "./pbx/PbxDirectory.ts";
 import { SipGateway } from "./pbx/SipGateway.ts";
@@ -27,7 +29,7 @@ export interface MediaNodeOptions {
   sip: { host: string; udpPort: number; tcpPort: number; wsPort: number };
   media: { ip: string; rtpPorts: PortRange; workers: number };
   trunk?: TrunkSettings | null;
-  /** The relay voicemail is emailed through; none: messages stay in their boxes only. */
+  /** The relay voicemail and received faxes are emailed through; none: messages stay in their boxes, faxes are refused. */
   mail?: MailSettings | null;
   /** The FTP server of call recordings; none: recordings are still made, only not served over FTP. */
   ftp?: FtpSettings | null;
@@ -47,6 +49,7 @@ export class MediaNode {
     readonly engine: MediaEngine,
     readonly recordings: CallRecordings,
     readonly ftp: RecordingFtpServer | null,
+    private readonly mailer: Mailer | null,
   ) {}
 
   static async start(options: MediaNodeOptions): Promise<MediaNode> {
@@ -74,9 +77,11 @@ export class MediaNode {
       };
     let link: EdgeLink | null = null;
     const forwardAll = new ForwardAllState();
+    // One way out for mail: voicemail, received faxes.
+    const mailer = options.mail ? new Mailer(options.mail) : null;
     const voicemail = new Voicemail(
       new VoicemailStore(join(options.stateDir, "voicemail")),
-      options.mail ? new VoicemailMailer(options.mail) : null,
+      mailer ? new VoicemailMailer(mailer) : null,
       new ConsoleLogger("voicemail"),
     );
     // Recordings go to the edge (R2) as they are made; the node keeps none on its disk.
@@ -84,6 +89,13 @@ export class MediaNode {
       new RecordingUploader(options.edgeUrl, options.token),
       new ConsoleLogger("recordings"),
     );
+    // Virtual FAX inbound: received pages wait in the state folder until mailed.
+    const fax = faxReception({
+      dir: join(options.stateDir, "fax"),
+      mailer,
+      onFax: (pbx, record) => link?.reportFax(pbx, record),
+      logger: new ConsoleLogger("fax"),
+    });
     const gateway = await SipGateway.start({
       ...options.sip,
       directory,
@@ -93,6 +105,7 @@ export class MediaNode {
       prompts,
       voicemail,
       recordings,
+      fax,
       onCallRecord: (pbx, record) => link?.reportCall(pbx, record),
       onConference: (pbx, room, participants) => link?.reportConference(pbx, room, participants),
       logger: new ConsoleLogger("calls"),
@@ -133,7 +146,7 @@ export class MediaNode {
           logger: new ConsoleLogger("ftp"),
         })
       : null;
-    return new MediaNode(directory, gateway, link, engine, recordings, ftp);
+    return new MediaNode(directory, gateway, link, engine, recordings, ftp, mailer);
   }
 
   /** Where phones reach this node. */
@@ -153,5 +166,6 @@ export class MediaNode {
     await this.link.stop();
     await this.gateway.close();
     this.engine.close();
+    this.mailer?.close();
   }
 }

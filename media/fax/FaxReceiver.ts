@@ -3,12 +3,13 @@ import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { FaxRecord } from "../../shared/index.ts";
 import type { Logger } from "../common/Logger.ts";
+import type { Mailer } from "../mail/Mailer.ts";
 import type { CallMediaSession, MediaLeg } from "../pbx/calls/media.ts";
-import type { FaxAddon } from "./addon.ts";
+import { type FaxAddon, faxAvailability } from "./addon.ts";
 import type { FaxDestination } from "./destination.ts";
 import { faxTiffToPdf } from "./documents.ts";
 import { FaxEngine, type FaxResult } from "./FaxEngine.ts";
-import type { FaxMailer, FaxOutcome } from "./FaxMailer.ts";
+import { FaxMailer, type FaxOutcome } from "./FaxMailer.ts";
 import { faxOnLeg } from "./faxOnLeg.ts";
 
 export interface FaxReceiverOptions {
@@ -167,4 +168,25 @@ function failedResult(text: string): FaxResult {
     durationMs: 0,
     endedByUs: true,
   };
+}
+
+/**
+ * The node's fax reception, or null (with the reason logged) when it cannot work here: no fax
+ * addon (SpanDSP) or no mail relay to deliver faxes to. Without it, Virtual FAX routes refuse
+ * their calls (480) rather than take faxes nobody would get, and voice routes hear no fax.
+ */
+export function faxReception(
+  options: Omit<FaxReceiverOptions, "mailer"> & { mailer: Mailer | null },
+): FaxReceiver | null {
+  const availability = faxAvailability();
+  if (!availability.available) {
+    options.logger.warn(`fax reception off: ${availability.reason}`);
+    return null;
+  }
+  if (!options.mailer) {
+    options.logger.warn("fax reception off: no mail relay to deliver received faxes to");
+    return null;
+  }
+  options.logger.info(`fax reception on (SpanDSP ${availability.spandsp}); received pages wait in ${options.dir}`);
+  return new FaxReceiver({ ...options, mailer: new FaxMailer(options.mailer) });
 }
