@@ -14,13 +14,24 @@ const PACKAGES = [
   { command: "espeak-ng", pkg: "espeak-ng", why: "the media node's spoken prompts", runtime: true },
   { command: "ffmpeg", pkg: "ffmpeg", why: "prompts and announcements converted to 8 kHz", runtime: true },
   { command: "gs", pkg: "ghostscript", why: "fax documents: PDF to TIFF-F, rendering fax pages in tests" },
-  { command: "tiff2pdf", pkg: "libtiff-tools", why: "received faxes to PDF, TIFF pages read in tests" },
+  {
+    command: "tiff2pdf",
+    pkg: "libtiff-tools",
+    why: "received faxes to PDF (fax to email), TIFF pages read in tests",
+    runtime: true,
+  },
   { command: "pkg-config", pkg: "pkg-config", why: "finding SpanDSP for the fax addon build" },
   {
     probe: "pkg-config --exists spandsp",
     pkg: "libspandsp-dev",
     why: "SpanDSP, the fax modems and T.30 of the fax addon",
     afterInstall: "scripts/fax/build-addon.mjs",
+  },
+  {
+    probe: "ls /usr/lib/*/libspandsp.so.2 /usr/lib/libspandsp.so.2 2>/dev/null | grep -q .",
+    pkg: "libspandsp2",
+    why: "SpanDSP's library, which the fax addon loads when the media node receives a fax",
+    runtime: true,
   },
 ];
 
