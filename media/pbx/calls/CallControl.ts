@@ -1,5 +1,5 @@
 import type { CallRecord, ConferenceParticipant } from "../../../shared/index.ts";
-import { type CallDecision, decideCall, type RuntimeState } from "../../../shared/index.ts";
+import { type CallDecision, decideCall, hasFreeChannel, type RuntimeState } from "../../../shared/index.ts";
 import type { Logger } from "../../common/Logger.ts";
 import { faxDestination } from "../../fax/destination.ts";
 import type { FaxReceiver } from "../../fax/FaxReceiver.ts";
@@ -38,6 +38,7 @@ import { FeatureCall } from "./FeatureCall.ts";
 import { detectFax } from "./faxDetection.ts";
 import type { CallMediaSession, MediaPlane } from "./media.ts";
 import { recordMessage } from "./recordMessage.ts";
+import { TrunkCall, type TrunkCallOutcome } from "./TrunkCall.ts";
 import { VoicemailCall } from "./VoicemailCall.ts";
 
 /** What call control can offer beyond ringing phones; each is optional. */
@@ -122,6 +123,45 @@ export class CallControl {
     // The carrier is authenticated by its address (IP authentication), phones by digest.
     if (this.trunk && tx.peer.address === this.trunk.host) return this.inbound(tx);
     return this.internal(tx);
+  }
+
+  /**
+   * A call the node places itself through the carrier (email-to-fax, media/fax/outbound): to
+   * `number` with `callerId` (null: the trunk's default), holding one of the PBX's channels like
+   * any trunk leg. Resolves once answered (the leg is the caller's to use and hang up) or with the
+   * status that ended it; 503 when there is no trunk or every channel is in use.
+   */
+  async dialOut(
+    pbxId: string,
+    number: string,
+    callerId: string | null,
+    ringTimeoutMs = this.ringTimeoutMs,
+  ): Promise<TrunkCallOutcome> {
+    const pbx = this.directory.get(pbxId);
+    if (!this.trunk || !pbx) return { answered: false, status: 503, reason: "503 no carrier trunk", local: "no trunk" };
+    const noChannel = () => !hasFreeChannel(pbx.config, this.state(pbxId));
+    const busy = { answered: false, status: 503, reason: "503 channel limit reached", local: "no channel" } as const;
+    if (noChannel()) return busy;
+    const session = await this.media.session(pbxId);
+    const leg = await session.createLeg({ remoteSdp: null }).catch((error: Error) => error);
+    // Checked again: calls may have taken the channels meanwhile (this one counts once tracked).
+    if (leg instanceof Error || noChannel()) {
+      session.close();
+      return leg instanceof Error ? { answered: false, status: 503, reason: `503 ${leg.message}` } : busy;
+    }
+    const destination = this.toCarrier({ number, callerId, divertedFrom: null });
+    const presented = callerId ?? this.trunk.defaultCallerId ?? "anonymous";
+    const contact = this.contactFor(destination.target);
+    const call = new TrunkCall(this.endpoint, session, leg, pbxId, destination, contact, {
+      from: presented,
+      to: number,
+    });
+    this.track(call);
+    call.on("ended", (record, media) => {
+      this.logger.info(`node call ${record.from} → ${record.to} on ${pbxId} ${record.disposition}`);
+      this.onRecord(pbxId, record, media);
+    });
+    return call.dial(ringTimeoutMs);
   }
 
   /** A call from one of the PBX's authenticated extensions. */
@@ -520,7 +560,9 @@ export class CallControl {
   }
 
   /** The carrier leg of a call to an external number. */
-  private toCarrier(decision: Extract<CallDecision, { type: "external" }>): Destination {
+  private toCarrier(
+    decision: Pick<Extract<CallDecision, { type: "external" }>, "number" | "callerId" | "divertedFrom">,
+  ): Destination {
     const trunk = this.trunk as TrunkSettings;
     const presented = decision.callerId ?? trunk.defaultCallerId;
     const from = presented ? `<sip:${presented}@${trunk.host}>` : `"Anonymous" <sip:anonymous@anonymous.invalid>`;
@@ -694,8 +736,8 @@ interface CallerMedia {
   leg: Awaited<ReturnType<CallMediaSession["createLeg"]>>;
 }
 
-/** Whatever the node carries for a caller: a two-party call, a feature code, a conference seat, voicemail, a fax. */
-type CarriedCall = Call | FeatureCall | ConferenceCall | VoicemailCall | FaxCall;
+/** Whatever the node carries: a two-party call, a feature code, a conference seat, voicemail, a fax, its own call out. */
+type CarriedCall = Call | FeatureCall | ConferenceCall | VoicemailCall | TrunkCall | FaxCall;
 
 /** "Extension 101 is not available", then the standard invitation to leave a message. */
 async function standardGreeting(prompts: PromptSet, box: string): Promise<Int16Array> {
