@@ -31,9 +31,14 @@ const DEBIAN_PACKAGE: Record<string, string> = { gs: "ghostscript", tiff2pdf: "l
 
 /**
  * A PDF (what email-to-fax receives) as TIFF-F for SpanDSP to send: ghostscript's CCITT G3
- * device, every page scaled to fit the fax page. -dSAFER: the PDF comes from outside.
+ * device, every page scaled to fit the fax page. Several PDFs make one fax, their pages in turn.
+ * -dSAFER: the PDF comes from outside.
  */
-export async function pdfToFaxTiff(pdf: string, tiff: string, resolution: FaxResolution = "fine"): Promise<number> {
+export async function pdfToFaxTiff(
+  pdf: string | string[],
+  tiff: string,
+  resolution: FaxResolution = "fine",
+): Promise<number> {
   const { dpi, size } = FAX_RESOLUTIONS[resolution];
   await tool("gs", [
     "-q",
@@ -46,7 +51,7 @@ export async function pdfToFaxTiff(pdf: string, tiff: string, resolution: FaxRes
     "-dPDFFitPage",
     "-dFIXEDMEDIA",
     `-sOutputFile=${tiff}`,
-    pdf,
+    ...(Array.isArray(pdf) ? pdf : [pdf]),
   ]);
   const pages = await tiffPageCount(tiff);
   if (pages === 0) throw new Error("the PDF has no pages to fax");
