@@ -89,7 +89,10 @@ export class FaxReceiver {
     const pages = result.pagesReceived;
     const outcome: FaxOutcome = result.success && pages > 0 ? "success" : pages > 0 ? "partial" : "failed";
     const detail = result.success && pages === 0 ? "no pages were sent" : result.text;
-    logger.info(`${label}: ${outcome}, ${pages} page(s), ${detail} (${(result.durationMs / 1000).toFixed(1)} s)`);
+    const ended = result.endedByUs ? "ended by the hang-up" : "T.30 ended it";
+    logger.info(
+      `${label}: ${outcome}, ${pages} page(s), ${detail} (${(result.durationMs / 1000).toFixed(1)} s, ${ended})`,
+    );
     const pdf = `${base}.pdf`;
     let document: Buffer | null = null;
     let problem = "";

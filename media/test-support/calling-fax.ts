@@ -195,8 +195,8 @@ export class CallingFaxMachine {
         outcome.result = result;
         if (outcome.hungUpBy === null && ok) {
           outcome.hungUpBy = "machine";
-          // Our last frame (DCN) out first.
-          setTimeout(bye, 100);
+          // At once, as gateways do: the BYE may overtake our last frames (DCN) at the node.
+          bye();
           return;
         }
         if (!ok) finish();

@@ -178,6 +178,7 @@ describe("Virtual FAX inbound: fax to email through the node", {
     assert.equal(call.result?.success, true, call.result?.text);
     assert.equal(call.result?.pagesSent, 2);
     assert.equal(call.result?.remoteIdent, "+61290004000", "the node's CSI is the number called");
+    t.diagnostic(lines.filter((l) => /^fax 0412345678 .*(success|partial|failed)/.test(l)).join("; "));
     t.diagnostic(
       `2 pages in ${((call.endedMs - (call.answeredMs ?? 0)) / 1000).toFixed(1)} s of fax at ${call.result?.bitRate} bit/s; ` +
         `RTP ${call.packets.sent} sent, ${call.packets.received} received`,
@@ -251,6 +252,7 @@ describe("Virtual FAX inbound: fax to email through the node", {
           `(${call.answeredMs} ms after the INVITE); fax done ${((call.endedMs - (call.answeredMs ?? 0)) / 1000).toFixed(1)} s later`,
       );
       assert.ok(detectedIn < 4000, `detected within 4 s (${detectedIn} ms)`);
+      t.diagnostic(lines.filter((l) => /^fax 0298765432 .*(success|partial|failed)/.test(l)).join("; "));
       assert.equal(call.result?.success, true, call.result?.text);
       assert.equal(call.result?.pagesSent, 2);
 
