@@ -6,10 +6,11 @@
  * sent ones pixel for pixel; the call record says answeredBy "fax" and the fax log has it. The
  * same fax sent to a voice route while its extension rings is heard (CNG) within 4 s of the
  * caller's first audio, the phone is cancelled and the fax is received all the same. A sender that
- * hangs up after page 1 gets its page mailed as a partial fax. A PBX without Virtual FAX gives no
- * early media and hears no fax.
+ * hangs up after page 1 gets its page mailed as a partial fax. A fax heard after the extension
+ * answered is left with the extension. A PBX without Virtual FAX gives no early media.
  */
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -268,6 +269,41 @@ describe("Virtual FAX inbound: fax to email through the node", {
       assert.equal(logged.at(-1)?.fax.routeId, "rt_fax0001", "mailed to the fax route's address");
       assert.ok(lines.some((l) => /fax tone \(CNG\) from 0298765432 .* switched to fax reception/.test(l)));
     } finally {
+      await phone.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
+    }
+  });
+
+  it("a fax tone heard once the extension answered: the call is left with the extension, and the log says so", async () => {
+    const phone = await UdpPhone.open({ host: "127.0.0.1", port: gateway.gateway.transports.udp.local.port });
+    const media = createSocket("udp4");
+    await new Promise<void>((resolve) => media.bind(0, "127.0.0.1", resolve));
+    try {
+      assert.equal(
+        (await phone.registerWithAuth(phone.register("101", DOMAIN), "101", PASSWORDS["101"] ?? "")).status,
+        200,
+      );
+      const mails = mail.messages.length;
+      const records = gateway.ended.length;
+      const sending = machine.send({ did: VOICE_DID, callerId: "0255550000", document });
+      const invite = await phone.nextRequestOf("INVITE", 5000);
+      const tag = phone.answerInvite(invite, media.address().port);
+      assert.ok(
+        await until(
+          () => lines.some((l) => /fax tone \(CNG\) from 0255550000 .*answered: left as it is/.test(l)),
+          8000,
+        ),
+        "the CNG is heard, and the call left alone",
+      );
+      phone.send(phone.inDialogAsCallee(invite, tag, "BYE", 1));
+      const call = await sending;
+      assert.equal(call.status, 200);
+      assert.equal(call.hungUpBy, "node", "the extension hung up; the node passed it on");
+      assert.equal(call.result?.success, false);
+      assert.ok(await until(() => gateway.ended.length > records, 5000));
+      assert.match(gateway.ended.at(-1)?.record.answeredBy ?? "", /^sip:101@127\.0\.0\.1/);
+      assert.equal(mail.messages.length, mails, "no fax, no mail");
+    } finally {
+      media.close();
       await phone.unregisterAndClose("101", DOMAIN, PASSWORDS["101"] ?? "");
     }
   });
