@@ -3,6 +3,7 @@ import { ConsoleLogger, type Logger } from "./common/Logger.ts";
 import type { FtpSettings } from "./config.ts";
 import { EdgeLink } from "./edge-link/EdgeLink.ts";
 import { faxReception } from "./fax/FaxReceiver.ts";
+import { type EmailToFax, type EmailToFaxSettings, startEmailToFax } from "./fax/outbound/EmailToFax.ts";
 import { Mailer } from "./mail/Mailer.ts";
 import { ForwardAllState } from "./pbx/ForwardAllState.ts";
 import { PbxDirectory } from "./pbx/PbxDirectory.ts";
@@ -33,6 +34,8 @@ export interface MediaNodeOptions {
   mail?: MailSettings | null;
   /** The FTP server of call recordings; none: recordings are still made, only not served over FTP. */
   ftp?: FtpSettings | null;
+  /** Email-to-fax (an SMTP server for <number>@fax.<SIP domain>, faxes through the trunk); none: off. */
+  emailToFax?: EmailToFaxSettings | null;
   logger?: Logger;
 }
 
@@ -50,6 +53,7 @@ export class MediaNode {
     readonly recordings: CallRecordings,
     readonly ftp: RecordingFtpServer | null,
     private readonly mailer: Mailer | null,
+    readonly emailToFax: EmailToFax | null,
   ) {}
 
   static async start(options: MediaNodeOptions): Promise<MediaNode> {
@@ -146,7 +150,20 @@ export class MediaNode {
           logger: new ConsoleLogger("ftp"),
         })
       : null;
-    return new MediaNode(directory, gateway, link, engine, recordings, ftp, mailer);
+    // Virtual FAX outbound: mail from a PBX's fax senders is faxed through the trunk.
+    const emailToFax = options.emailToFax
+      ? await startEmailToFax({
+          settings: options.emailToFax,
+          spoolDir: join(options.stateDir, "fax-outbox"),
+          directory,
+          calls: gateway.calls,
+          hasTrunk: Boolean(options.trunk),
+          mailer,
+          onFax: (pbx, record) => link?.reportFax(pbx, record),
+          logger: new ConsoleLogger("fax-out"),
+        })
+      : null;
+    return new MediaNode(directory, gateway, link, engine, recordings, ftp, mailer, emailToFax);
   }
 
   /** Where phones reach this node. */
@@ -160,6 +177,8 @@ export class MediaNode {
   }
 
   async stop(): Promise<void> {
+    // No new faxes; queued ones stay spooled for the next start.
+    await this.emailToFax?.close();
     // Recordings of calls still up get their final upload while the link to the edge is there.
     await this.recordings.stopAll();
     await this.ftp?.close();

@@ -1,3 +1,4 @@
+import { type EmailToFaxSettings, emailToFaxFromEnv } from "./fax/outbound/EmailToFax.ts";
 import type { TrunkSettings } from "./pbx/trunk.ts";
 import type { MailSettings } from "./voicemail/VoicemailMailer.ts";
 
@@ -15,6 +16,8 @@ export interface MediaNodeSettings {
   mail: MailSettings;
   /** The FTP server of call recordings; null when FTP_PORT is "off". */
   ftp: FtpSettings | null;
+  /** Email-to-fax's SMTP server and retries (FAX_SMTP_PORT 2526, FAX_*); null when FAX_SMTP_PORT is "off". */
+  emailToFax: EmailToFaxSettings | null;
 }
 
 /** FTP_HOST (the SIP host), FTP_PORT (2121; 0 a free one), FTP_PASV_MIN–FTP_PASV_MAX (2122–2199), FTP_PASV_HOST (the media IP). */
@@ -61,6 +64,7 @@ export function settingsFromEnv(
             passivePorts: { min: port("FTP_PASV_MIN", 2122), max: port("FTP_PASV_MAX", 2199) },
             passiveHost: env.FTP_PASV_HOST ?? env.MEDIA_IP ?? env.SIP_HOST ?? "127.0.0.1",
           },
+    emailToFax: emailToFaxFromEnv(env, env.SIP_HOST ?? "127.0.0.1"),
     sip: {
       host: env.SIP_HOST ?? "127.0.0.1",
       udpPort: port("SIP_PORT", 5060),

@@ -14,5 +14,6 @@ export async function start(ctx: { root: string; dataDir: string; edgeUrl: strin
   const node = await MediaNode.start(settings);
   const a = node.addresses;
   const ftp = node.ftp ? `, recordings FTP ${settings.ftp?.host}:${node.ftp.port}` : "";
-  return { url: `SIP udp/tcp ${a.udp}, WebSocket ${a.ws}${ftp}`, stop: () => node.stop() };
+  const fax = node.emailToFax ? `, email-to-fax SMTP ${settings.emailToFax?.host}:${node.emailToFax.server.port}` : "";
+  return { url: `SIP udp/tcp ${a.udp}, WebSocket ${a.ws}${ftp}${fax}`, stop: () => node.stop() };
 }
