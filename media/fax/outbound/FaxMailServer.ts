@@ -38,7 +38,7 @@ export interface FaxMailServerOptions {
   domainPrefix?: string;
   limits?: Partial<FaxMailLimits>;
   resolution?: FaxResolution;
-  /** The name the server greets with (default the fax domain's form). */
+  /** The name the server greets with (default the host's name). */
   name?: string;
   logger: Logger;
 }
@@ -78,8 +78,10 @@ export class FaxMailServer {
     };
 
     const server = new SMTPServer({
-      name: options.name ?? `${prefix}edgepbx`,
+      ...(options.name ? { name: options.name } : {}),
       banner: "EdgePBX Virtual FAX",
+      // Each mail may run ghostscript: a bounded number of clients at a time.
+      maxClients: 32,
       authOptional: true,
       disabledCommands: ["AUTH", "STARTTLS"],
       size: limits.maxBytes,
