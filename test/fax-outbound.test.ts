@@ -143,7 +143,7 @@ describe("Virtual FAX outbound (email-to-fax) through the edge and a media node"
     );
     const call = await eventually("the call record", async () => {
       const { calls } = await admin.expect<{ calls: CallRecord[] }>(200, "GET", `${base}/calls`);
-      return calls.find((c) => c.direction === "outbound");
+      return calls.find((c) => c.callId === logged.id);
     });
     assert.deepEqual([call.from, call.to, call.disposition], [CALLER_ID, NUMBER, "answered"]);
   });

@@ -19,6 +19,8 @@ export interface FaxAttempt {
   remoteIdent: string | null;
   startedAt: string;
   durationMs: number;
+  /** The SIP Call-ID of the try's call, when one was placed (its call record's). */
+  callId?: string;
 }
 
 /** One emailed fax on its way: what to send where, and its tries so far (kept in the spool as JSON). */
@@ -217,7 +219,8 @@ export class FaxOutbox {
 
 /**
  * The fax log's record of a fax that is over: the last try's pages and words; a fax that failed
- * after some pages went through on any try is partial.
+ * after some pages went through on any try is partial. Its id is the Call-ID of the last call
+ * placed (its call record's), or the fax's own when no call was.
  */
 export function recordOf(fax: OutboundFax, sent: boolean, now = Date.now()): FaxRecord {
   const last = fax.attempts.at(-1);
@@ -225,7 +228,7 @@ export function recordOf(fax: OutboundFax, sent: boolean, now = Date.now()): Fax
   const startedAt = fax.attempts[0]?.startedAt ?? fax.submittedAt;
   const tries = fax.attempts.length;
   return {
-    id: fax.id,
+    id: fax.attempts.findLast((a) => a.callId)?.callId ?? fax.id,
     direction: "outbound",
     from: fax.callerId,
     to: fax.number,

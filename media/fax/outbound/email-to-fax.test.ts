@@ -305,6 +305,7 @@ describe("email-to-fax: SMTP in, a fax out through the trunk", {
       ["outbound", SENDER_CALLER_ID, NUMBER, 2, "success", SENDER, "+61 2 9876 5432"],
     );
     assert.match(record.detail, /^sent: OK \(2 tries\)$/);
+    assert.equal(record.id, answered.invite.callId, "logged under its call's Call-ID, as its call record is");
     // Both calls are in the PBX's call records as outbound calls from the sender's caller ID.
     assert.ok(await until(() => call.ended.length >= 2, 3000));
     const [first, second] = call.ended.map((e) => e.record);

@@ -35,21 +35,23 @@ export function trunkFaxDialer(dialOut: DialOut, options: { ringTimeoutMs: numbe
     if (!placed.answered) {
       if (placed.local === "no channel") return attempt("no channel", placed.reason);
       if (placed.local === "no trunk") return attempt("refused", "the node has no carrier trunk for this PBX");
-      return attempt(outcomeOf(placed.status), placed.reason);
+      return attempt(outcomeOf(placed.status), placed.reason, placed.callId ? { callId: placed.callId } : {});
     }
+    const callId = placed.call.callIds[0];
     let engine: FaxEngine;
     try {
       engine = new FaxEngine({ calling: true, transmitFile: tiff, ident: fax.callerId, ecm: options.ecm ?? true });
     } catch (error) {
       placed.call.hangUp();
-      return attempt("failed", `the fax could not start: ${(error as Error).message}`);
+      return attempt("failed", `the fax could not start: ${(error as Error).message}`, { callId });
     }
     const result = await faxOnLeg(engine, placed.media, placed.leg, placed.call.signal).catch((error: Error) => error);
     placed.call.hangUp();
-    if (result instanceof Error) return attempt("failed", `the call's audio failed: ${result.message}`);
+    if (result instanceof Error) return attempt("failed", `the call's audio failed: ${result.message}`, { callId });
     return attempt(result.success ? "sent" : result.pagesSent > 0 ? "partial" : "failed", result.text, {
       pages: result.pagesSent,
       remoteIdent: result.remoteIdent || null,
+      callId,
     });
   };
 }

@@ -16,7 +16,7 @@ import { authenticatedInvite, inviteSeq, outgoingInvite } from "./outgoing.ts";
  */
 export type TrunkCallOutcome =
   | { answered: true; call: TrunkCall; leg: MediaLeg; media: CallMediaSession }
-  | { answered: false; status: number; reason: string; local?: "no channel" | "no trunk" };
+  | { answered: false; status: number; reason: string; callId?: string; local?: "no channel" | "no trunk" };
 
 interface TrunkCallEvents {
   ended: [record: CallRecord, media: CallMediaCounts];
@@ -196,7 +196,7 @@ export class TrunkCall extends EventEmitter<TrunkCallEvents> {
     this.state = "ended";
     clearTimeout(this.ringTimer);
     this.ending.abort();
-    if (!wasAnswered) this.settle({ answered: false, status, reason });
+    if (!wasAnswered) this.settle({ answered: false, status, reason, callId: this.invite.callId });
     void this.report(wasAnswered ? "answered" : disposition);
   }
 
