@@ -7,7 +7,8 @@ import { join } from "node:path";
  * Counts the RTP a phone gets, from outside the phone: Debian's tcpdump (root) captures on
  * loopback the UDP packets arriving at the phone's media port into a pcap file, which stop()
  * reads back, keeping only the packets that are RTP (version 2) with an audio payload type.
- * For sipp, whose own RTP echo counts nothing a test can read.
+ * For sipp, whose own RTP echo counts nothing a test can read. Whole packets are kept, so a test
+ * can also decode what the phone heard (packets()).
  */
 export interface RtpCount {
   /** RTP packets that arrived at the port. */
@@ -22,9 +23,24 @@ export interface RtpCount {
   other: number;
 }
 
+/** One RTP packet as captured. */
+export interface RtpPacket {
+  /** When it arrived, seconds since the epoch (tcpdump's clock: the system's). */
+  time: number;
+  payloadType: number;
+  marker: boolean;
+  seq: number;
+  timestamp: number;
+  ssrc: number;
+  /** After the header, CSRCs and extension; padding removed. */
+  payload: Buffer;
+}
+
 export interface RtpCapture {
   /** What arrived so far (tcpdump writes each packet at once). */
   count(): Promise<RtpCount>;
+  /** The RTP packets that arrived so far, in arrival order. */
+  packets(): Promise<RtpPacket[]>;
   /** Stops tcpdump and counts what it captured. */
   stop(): Promise<RtpCount>;
 }
@@ -42,10 +58,10 @@ export async function hasTcpdump(): Promise<boolean> {
 export async function captureRtp(port: number): Promise<RtpCapture> {
   const dir = await mkdtemp(join(tmpdir(), "edgepbx-rtp-"));
   const file = join(dir, "rtp.pcap");
-  // -U: each packet is written at once; -s 200: headers and a little payload are enough.
-  const child = spawn("tcpdump", ["-i", "lo", "-n", "-U", "-s", "200", "-w", file, `udp and dst port ${port}`], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  // --immediate-mode: each packet handed over as it comes (not in blocks, up to a second late);
+  // -U: and written at once; -s 0: whole packets, payloads too.
+  const args = ["-i", "lo", "-n", "--immediate-mode", "-U", "-s", "0", "-w", file, `udp and dst port ${port}`];
+  const child = spawn("tcpdump", args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   const exited = new Promise<number | null>((done) => child.on("exit", done));
   await new Promise<void>((ready, fail) => {
@@ -58,6 +74,7 @@ export async function captureRtp(port: number): Promise<RtpCapture> {
   });
   return {
     count: async () => countRtp(await readFile(file)),
+    packets: async () => readRtp(await readFile(file)).packets,
     async stop() {
       child.kill("SIGINT");
       await exited;
@@ -72,8 +89,23 @@ export async function captureRtp(port: number): Promise<RtpCapture> {
 
 /** Reads a classic pcap file (Ethernet or Linux cooked capture, IPv4/UDP) and counts its RTP packets. */
 export function countRtp(pcap: Buffer): RtpCount {
-  const count: RtpCount = { packets: 0, payloadTypes: {}, ssrcs: [], seconds: 0, other: 0 };
-  if (pcap.length < 24) return count;
+  const { packets, other } = readRtp(pcap);
+  const count: RtpCount = { packets: packets.length, payloadTypes: {}, ssrcs: [], seconds: 0, other };
+  for (const packet of packets)
+    count.payloadTypes[packet.payloadType] = (count.payloadTypes[packet.payloadType] ?? 0) + 1;
+  count.ssrcs = [...new Set(packets.map((p) => p.ssrc))];
+  count.seconds = packets.length ? (packets.at(-1)?.time ?? 0) - (packets[0]?.time ?? 0) : 0;
+  return count;
+}
+
+/**
+ * Reads a classic pcap file (Ethernet or Linux cooked capture, IPv4/UDP): its RTP packets
+ * (version 2, not RTCP) and how many UDP packets were something else.
+ */
+export function readRtp(pcap: Buffer): { packets: RtpPacket[]; other: number } {
+  const packets: RtpPacket[] = [];
+  let other = 0;
+  if (pcap.length < 24) return { packets, other };
   const magic = pcap.readUInt32LE(0);
   const little = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
   const nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
@@ -81,9 +113,6 @@ export function countRtp(pcap: Buffer): RtpCount {
   const linkType = u32(20);
   const linkHeader = linkType === 1 ? 14 : linkType === 113 ? 16 : linkType === 0 ? 4 : -1;
   if (linkHeader < 0) throw new Error(`pcap link type ${linkType} not supported`);
-  let first: number | null = null;
-  let last = 0;
-  const ssrcs = new Set<number>();
   for (let at = 24; at + 16 <= pcap.length; ) {
     const time = u32(at) + u32(at + 4) / (nanos ? 1e9 : 1e6);
     const length = u32(at + 8);
@@ -93,21 +122,26 @@ export function countRtp(pcap: Buffer): RtpCount {
     const ip = packet.subarray(linkHeader);
     if (ip.length < 20 || ip[0] === undefined || ip[0] >> 4 !== 4 || ip[9] !== 17) continue;
     const udp = ip.subarray((ip[0] & 0x0f) * 4);
-    const rtp = udp.subarray(8);
+    const rtp = udp.subarray(8, Math.max(8, udp.length >= 8 ? udp.readUInt16BE(4) : 0));
     const [b0, b1] = [rtp[0] ?? 0, rtp[1] ?? 0];
     const payloadType = b1 & 0x7f;
     // RTP version 2, and not RTCP (payload types 72–76 share the byte with RTCP's packet types 200–204).
     if (rtp.length < 12 || b0 >> 6 !== 2 || (payloadType >= 72 && payloadType <= 76)) {
-      count.other++;
+      other++;
       continue;
     }
-    count.packets++;
-    count.payloadTypes[payloadType] = (count.payloadTypes[payloadType] ?? 0) + 1;
-    ssrcs.add(rtp.readUInt32BE(8));
-    first ??= time;
-    last = time;
+    let start = 12 + (b0 & 0x0f) * 4;
+    if (b0 & 0x10 && rtp.length >= start + 4) start += 4 + rtp.readUInt16BE(start + 2) * 4;
+    const padding = b0 & 0x20 ? (rtp[rtp.length - 1] ?? 0) : 0;
+    packets.push({
+      time,
+      payloadType,
+      marker: (b1 & 0x80) !== 0,
+      seq: rtp.readUInt16BE(2),
+      timestamp: rtp.readUInt32BE(4),
+      ssrc: rtp.readUInt32BE(8),
+      payload: rtp.subarray(Math.min(start, rtp.length), Math.max(start, rtp.length - padding)),
+    });
   }
-  count.ssrcs = [...ssrcs];
-  count.seconds = first === null ? 0 : last - first;
-  return count;
+  return { packets, other };
 }

@@ -5,13 +5,22 @@ import { UdpPhone } from "./UdpPhone.ts";
 
 export const SIPP_SCENARIOS = resolve(import.meta.dirname, "../../test/sipp");
 
-/** Runs Debian's sipp (sip-tester) to completion; resolves with its exit code (0: every call succeeded). */
-export function runSipp(args: string[], timeoutMs = 15_000): Promise<{ code: number; output: string }> {
+/**
+ * Runs Debian's sipp (sip-tester) to completion; resolves with its exit code (0: every call succeeded).
+ * It runs in test/sipp unless `cwd` says otherwise (where a scenario finds the files it names
+ * relatively, such as a pcap a test wrote; -sf then needs the scenario's full path). `signal`
+ * stops it early (SIGTERM), for a test's cleanup after a failure.
+ */
+export function runSipp(
+  args: string[],
+  timeoutMs = 15_000,
+  options: { cwd?: string; signal?: AbortSignal } = {},
+): Promise<{ code: number; output: string }> {
   return new Promise((resolvePromise) => {
     execFile(
       "sipp",
       ["-nostdin", "-timeout", String(Math.ceil(timeoutMs / 1000)), ...args],
-      { cwd: SIPP_SCENARIOS, timeout: timeoutMs + 5000 },
+      { cwd: options.cwd ?? SIPP_SCENARIOS, timeout: timeoutMs + 5000, signal: options.signal },
       (error, stdout, stderr) => {
         const code =
           error && typeof (error as { code?: unknown }).code === "number"

@@ -9,6 +9,7 @@ import { linearToUlaw, ulawToLinear } from "../../rtc/tones.ts";
 import type { SipResponse } from "../../sip/core/message.ts";
 import { testDirectory } from "../../test-support/extensions.ts";
 import { type CallGateway, startCallGateway } from "../../test-support/gateway.ts";
+import { goertzel } from "../../test-support/goertzel.ts";
 import { UdpPhone } from "../../test-support/UdpPhone.ts";
 import { sleep, until } from "../../test-support/wait.ts";
 import { PromptSet } from "../../voice/PromptSet.ts";
@@ -93,20 +94,6 @@ class Participant {
     this.rtp.close();
     this.phone.close();
   }
-}
-
-/** Mean power of one frequency in 8 kHz samples (Goertzel over all of them). */
-function goertzel(samples: Int16Array, frequency: number): number {
-  const c = 2 * Math.cos((2 * Math.PI * frequency) / 8000);
-  let s1 = 0;
-  let s2 = 0;
-  for (const x of samples) {
-    const s0 = x + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  const n = Math.max(1, samples.length);
-  return (2 * (s1 * s1 + s2 * s2 - c * s1 * s2)) / (n * n);
 }
 
 before(async () => {
