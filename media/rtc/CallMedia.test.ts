@@ -861,6 +861,46 @@ describe("CallMedia.listen: the node hears a leg", {
     }
   });
 
+  test("a phone sending 30 ms packets is heard in 20 ms frames, a lost packet as its 30 ms of silence", async () => {
+    const phone = await Phone.open();
+    const call = await engine.createCall();
+    try {
+      const leg = await call.createLeg({ remoteSdp: phone.sdp({ pts: [8], te: null }) });
+      phone.sendTo(leg.localSdp());
+      const listener = await call.listen(leg);
+      const heard: { frame: Int16Array; lost: boolean }[] = [];
+      listener.on("frame", (frame: Int16Array, lost: boolean) => heard.push({ frame, lost }));
+      // 20 packets of 240 samples, each a level of its own; packet 10 never arrives.
+      const payloads = Array.from({ length: 20 }, (_, i) =>
+        encodeG711(new Int16Array(240).fill(1000 + i * 100), "PCMA"),
+      );
+      for (const [i, payload] of payloads.entries()) {
+        const packet = rtp(8, phone.seq, phone.ts, phone.ssrc, payload);
+        phone.seq = (phone.seq + 1) & 0xffff;
+        phone.ts = (phone.ts + 240) >>> 0;
+        if (i !== 10) phone.socket.send(packet, phone.target.port, phone.target.address);
+        await sleep(30);
+      }
+      await sleep(200);
+      assert.ok(heard.length >= 25, `frames heard: ${heard.length}`);
+      assert.ok(heard.every((h) => h.frame.length === 160));
+      const expected = payloads.flatMap((payload, i) => [
+        ...(i === 10 ? new Int16Array(240) : decodeG711(payload, "PCMA")),
+      ]);
+      const samples = heard.flatMap((h) => [...h.frame]);
+      assert.deepEqual(samples, expected.slice(0, samples.length), "the phone's samples, in order, none dropped");
+      // Packet 10 is samples 2400-2639: frame 15 (2400-2559) wholly lost, frame 16 half.
+      assert.deepEqual(
+        heard.flatMap((h, i) => (h.lost ? [i] : [])),
+        [15],
+      );
+      listener.close();
+    } finally {
+      call.close();
+      phone.close();
+    }
+  });
+
   test("refuses to listen to a leg that has no G.711 codec yet", async () => {
     const call = await engine.createCall();
     try {
