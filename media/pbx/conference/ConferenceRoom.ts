@@ -61,6 +61,8 @@ export class ConferenceRoom extends EventEmitter<ConferenceRoomEvents> {
     this.seats.set(seat.id, seat);
     this.joinedAt.set(seat.id, new Date().toISOString());
     seat.listener.on("frame", (frame: Int16Array) => this.mixer.hear(seat.id, frame));
+    // Its media gone (the router closed with the node): the seat is empty, or the room would tick on.
+    seat.listener.once("close", () => this.leave(seat.id));
     this.mixer.join(seat.id, (mix) => seat.speaker.send(encodeG711(mix, seat.speaker.codec)));
     this.mixer.play(ConferenceRoom.joinTone);
     if (!this.timer) {
