@@ -626,6 +626,8 @@ export class CallControl {
     }
     const answered = await this.openMedia(tx, pbx.pbxId);
     if (!answered) return;
+    // Callers who arrived together: the first one past the await opens the room for all.
+    room = this.rooms.get(key);
     if (!room) {
       const opened = new ConferenceRoom(decision.name, decision.maxParticipants);
       opened.on("changed", (participants) => this.onConference(pbx.pbxId, decision.roomId, participants));
