@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { accessSync, constants } from "node:fs";
 import { dirname } from "node:path";
-import { type FaxAddon, type FaxSession, type FaxStats, loadFaxAddon } from "./addon.ts";
+import { type FaxAddon, type FaxSession, type FaxSessionEvent, type FaxStats, loadFaxAddon } from "./addon.ts";
 
 /** 20 ms of 8 kHz audio: one RTP packet of G.711 at the usual ptime. */
 export const FAX_FRAME_SAMPLES = 160;
@@ -62,7 +62,7 @@ export interface FaxResult {
   endedByUs: boolean;
 }
 
-interface FaxEngineEvents {
+export interface FaxEngineEvents {
   /** Capabilities exchanged (phase B): the far end's identity and the bit rate are known. */
   negotiated: [progress: FaxProgress];
   /** A page went through (phase D). */
@@ -71,15 +71,22 @@ interface FaxEngineEvents {
   done: [result: FaxResult];
 }
 
+/** What both of the addon's sessions (audio, T.38) have: T.30's reports and its end. */
+interface T30Session {
+  poll(): FaxSessionEvent[];
+  stats(): FaxStats;
+  terminate(): void;
+  close(): void;
+}
+
 /**
- * One fax on one call leg, as 8 kHz audio: `receive()` what the line carries, `transmit()` what
- * to send back, every 20 ms. SpanDSP does the modems and T.30 (through the addon); this class
- * keeps time, turns the addon's polled events into typed events and frees the native state the
- * moment the fax is over, so a finished fax holds no file handles or memory.
+ * T.30 over some line (audio or T.38): keeps time, turns the addon's polled events into typed
+ * events and frees the native state the moment the fax is over, so a finished fax holds no file
+ * handles or memory. Subclasses move the line's data in and out.
  */
-export class FaxEngine extends EventEmitter<FaxEngineEvents> {
-  private session: FaxSession | null;
-  private samples = 0;
+export abstract class T30Engine<S extends T30Session> extends EventEmitter<FaxEngineEvents> {
+  protected session: S | null;
+  protected samples = 0;
   private endedByUs = false;
   private outcome: FaxResult | null = null;
   private readonly maxSamples: number;
@@ -87,20 +94,13 @@ export class FaxEngine extends EventEmitter<FaxEngineEvents> {
   /** Resolves with the result when the fax is over (never rejects). */
   readonly finished: Promise<FaxResult>;
 
-  constructor(options: FaxEngineOptions, addon: FaxAddon = loadFaxAddon()) {
+  protected constructor(options: FaxEngineOptions, open: () => S) {
     super();
     // Checked here so a bad path fails at once with its name, not seconds into the call as a
     // T.30 file error (and a libtiff message on stderr).
     if (options.transmitFile !== undefined) accessSync(options.transmitFile, constants.R_OK);
     if (options.receiveFile !== undefined) accessSync(dirname(options.receiveFile), constants.W_OK);
-    this.session = new addon.FaxSession({
-      calling: options.calling,
-      transmitFile: options.transmitFile,
-      receiveFile: options.receiveFile,
-      ident: options.ident,
-      ecm: options.ecm ?? true,
-      logLevel: options.logLevel ?? 0,
-    });
+    this.session = open();
     this.receiving = options.receiveFile !== undefined;
     this.maxSamples = (options.maxDurationMs ?? DEFAULT_MAX_DURATION_MS) * SAMPLES_PER_MS;
     this.finished = new Promise((resolve) => this.once("done", resolve));
@@ -115,32 +115,9 @@ export class FaxEngine extends EventEmitter<FaxEngineEvents> {
     return this.outcome !== null;
   }
 
-  /** Audio processed so far, ms. */
+  /** Line time processed so far, ms. */
   get elapsedMs(): number {
     return this.samples / SAMPLES_PER_MS;
-  }
-
-  /**
-   * Audio heard from the line (normally one 20 ms frame); null for a lost packet, which SpanDSP
-   * bridges (fax_rx_fillin) rather than hearing silence that would break the modem's carrier.
-   */
-  receive(frame: Int16Array | null): void {
-    const session = this.session;
-    if (!session) return;
-    if (frame) session.rx(frame);
-    else session.fillin(FAX_FRAME_SAMPLES);
-    this.samples += frame ? frame.length : FAX_FRAME_SAMPLES;
-    this.drain();
-    if (!this.outcome && this.samples >= this.maxSamples) this.hangup();
-  }
-
-  /** The next frame to send: fax tones while the fax runs, silence after. */
-  transmit(samples = FAX_FRAME_SAMPLES): Int16Array {
-    const session = this.session;
-    if (!session) return new Int16Array(samples);
-    const out = session.tx(samples);
-    this.drain();
-    return out;
   }
 
   /** The call ended (or we give up): T.30 stops, a partly received fax is kept, `done` is emitted. */
@@ -160,7 +137,14 @@ export class FaxEngine extends EventEmitter<FaxEngineEvents> {
     this.release();
   }
 
-  private drain(): void {
+  /** Time went on by `count` samples: the duration cap applies. */
+  protected advance(count: number): void {
+    this.samples += count;
+    this.drain();
+    if (!this.outcome && this.samples >= this.maxSamples) this.hangup();
+  }
+
+  protected drain(): void {
     const session = this.session;
     if (!session) return;
     for (const event of session.poll()) {
@@ -209,5 +193,47 @@ export class FaxEngine extends EventEmitter<FaxEngineEvents> {
       ecmRetries: stats.ecmRetries,
       atMs: this.elapsedMs,
     };
+  }
+}
+
+/**
+ * One fax on one call leg, as 8 kHz audio: `receive()` what the line carries, `transmit()` what
+ * to send back, every 20 ms. SpanDSP does the modems and T.30 (through the addon).
+ */
+export class FaxEngine extends T30Engine<FaxSession> {
+  constructor(options: FaxEngineOptions, addon: FaxAddon = loadFaxAddon()) {
+    super(
+      options,
+      () =>
+        new addon.FaxSession({
+          calling: options.calling,
+          transmitFile: options.transmitFile,
+          receiveFile: options.receiveFile,
+          ident: options.ident,
+          ecm: options.ecm ?? true,
+          logLevel: options.logLevel ?? 0,
+        }),
+    );
+  }
+
+  /**
+   * Audio heard from the line (normally one 20 ms frame); null for a lost packet, which SpanDSP
+   * bridges (fax_rx_fillin) rather than hearing silence that would break the modem's carrier.
+   */
+  receive(frame: Int16Array | null): void {
+    const session = this.session;
+    if (!session) return;
+    if (frame) session.rx(frame);
+    else session.fillin(FAX_FRAME_SAMPLES);
+    this.advance(frame ? frame.length : FAX_FRAME_SAMPLES);
+  }
+
+  /** The next frame to send: fax tones while the fax runs, silence after. */
+  transmit(samples = FAX_FRAME_SAMPLES): Int16Array {
+    const session = this.session;
+    if (!session) return new Int16Array(samples);
+    const out = session.tx(samples);
+    this.drain();
+    return out;
   }
 }

@@ -11,6 +11,8 @@ import { faxTiffToPdf } from "./documents.ts";
 import { FaxEngine, type FaxResult } from "./FaxEngine.ts";
 import { FaxMailer, type FaxOutcome } from "./FaxMailer.ts";
 import { faxOnLeg } from "./faxOnLeg.ts";
+import { faxOnUdptl, type UdptlLine } from "./faxOnUdptl.ts";
+import { T38Engine } from "./T38Engine.ts";
 
 export interface FaxReceiverOptions {
   /** Where received pages wait until mailed ($MEDIA_STATE_DIR/fax); a fax whose mail failed stays in `unsent/`. */
@@ -44,6 +46,15 @@ export interface FaxReception {
   received: Promise<FaxResult>;
   /** The fax was mailed (or failed to be) and logged. Never rejects. */
   delivered: Promise<FaxRecord>;
+  /**
+   * The carrier re-INVITEd to T.38 (and we answered it): the audio engine stops, its word on the
+   * fax discarded, and T.30 starts again over `line` into the same file; `received` is then
+   * T.38's result. False (audio goes on) once the fax is over, already on T.38, or when pages
+   * came as audio already (T.30 cannot resume mid-document on another engine).
+   */
+  switchToT38(line: UdptlLine): boolean;
+  /** A T.38 offer we could not take (it was refused with 488): logged, the audio fax goes on. */
+  refusedT38(reason: string): void;
 }
 
 /**
@@ -62,20 +73,50 @@ export class FaxReceiver {
     const base = join(this.options.dir, `${Date.now()}-${randomBytes(6).toString("hex")}`);
     const tiff = `${base}.tif`;
     const label = `fax ${fax.caller} → ${fax.did} on ${fax.pbxId}`;
-    const received = (async (): Promise<FaxResult> => {
-      await mkdir(this.options.dir, { recursive: true });
-      const engine = new FaxEngine(
-        { calling: false, receiveFile: tiff, ident: faxIdent(fax.did), ecm: true },
-        this.options.addon,
-      );
+    const options = { calling: false, receiveFile: tiff, ident: faxIdent(fax.did), ecm: true };
+    const watch = (engine: FaxEngine | T38Engine) => {
       engine.once("negotiated", (p) =>
         logger.info(`${label}: ${p.bitRate} bit/s, ECM ${p.ecm ? "on" : "off"}, from "${p.remoteIdent}"`),
       );
       engine.on("page", (p) => logger.info(`${label}: page ${p.pages} at ${(p.atMs / 1000).toFixed(1)} s`));
-      return faxOnLeg(engine, media, leg, signal);
-    })().catch((error: Error) => failedResult(`the fax could not start: ${error.message}`));
+    };
+    const handOver = new AbortController();
+    let t38Line: UdptlLine | null = null;
+    let audioPages = 0;
+    let over = false;
+    const received = (async (): Promise<FaxResult> => {
+      await mkdir(this.options.dir, { recursive: true });
+      const audio = new FaxEngine(options, this.options.addon);
+      watch(audio);
+      audio.on("page", () => audioPages++);
+      const heard = await faxOnLeg(audio, media, leg, signal, undefined, handOver.signal);
+      if (!t38Line) return heard;
+      // The audio engine is closed (it wrote no page): T.30 starts again over T.38, same file.
+      const line: UdptlLine = t38Line;
+      const t38 = new T38Engine({ ...options, maxDatagram: line.maxDatagram - 8 }, this.options.addon);
+      watch(t38);
+      const counts = { sent: 0, received: 0, recovered: 0, garbage: 0 };
+      const result = await faxOnUdptl(t38, line, signal, counts);
+      logger.info(
+        `${label}: T.38 UDPTL ${counts.sent} sent, ${counts.received} received, ` +
+          `${counts.recovered} rebuilt from redundancy, ${counts.garbage} unreadable`,
+      );
+      return result;
+    })()
+      .catch((error: Error) => failedResult(`the fax could not start: ${error.message}`))
+      .finally(() => {
+        over = true;
+      });
+    const switchToT38 = (line: UdptlLine): boolean => {
+      if (over || t38Line || audioPages > 0 || signal.aborted) return false;
+      t38Line = line;
+      logger.info(`${label}: the carrier switched to T.38 (UDPTL to ${line.remote.address}:${line.remote.port})`);
+      handOver.abort();
+      return true;
+    };
     const delivered = received.then((result) => this.deliver(fax, result, tiff, base, label));
-    return { received, delivered };
+    const refusedT38 = (reason: string) => logger.warn(`${label}: T.38 refused (${reason}); the fax goes on as audio`);
+    return { received, delivered, switchToT38, refusedT38 };
   }
 
   private async deliver(

@@ -1,5 +1,5 @@
-// The one place that loads the fax addon (media/fax/native, SpanDSP through node-addon-api), as
-// media/rtc/worker-bin.ts is for mediasoup. Fax is optional: when the postinstall could not
+// The one place that loads the fax addon (media/fax/native: SpanDSP's audio fax and T.38 terminal
+// through node-addon-api), as media/rtc/worker-bin.ts is for mediasoup. Fax is optional: when the postinstall could not
 // build the addon (no libspandsp-dev, no compiler, EDGEPBX_SKIP_FAX), loading it throws
 // FaxUnavailableError with the reason the build recorded, and nothing else in the node breaks.
 import { existsSync } from "node:fs";
@@ -66,8 +66,34 @@ export interface FaxSession {
   readonly closed: boolean;
 }
 
+export interface T38SessionOptions extends FaxSessionOptions {
+  /** The far end's T38FaxMaxDatagram (bytes an IFP may take); SpanDSP splits image data to fit. */
+  maxDatagram?: number;
+}
+
+/**
+ * The addon's T.38 class: one SpanDSP t38_terminal_state_t (T.30 over T.38, the same reports as
+ * FaxSession). IFP packets go in with their UDPTL sequence number and come out of packets();
+ * tick() every 20 ms keeps T.38's timers and pacing.
+ */
+export interface T38Session {
+  /** One IFP packet heard (at most 1024 bytes); SpanDSP skips repeats. 0 OK, -1 not understood (dropped). */
+  rx(ifp: Buffer, seq: number): number;
+  /** `samples` (0..8000, 8 kHz) of time went by; true once T.30 has nothing left to do. */
+  tick(samples: number): boolean;
+  /** IFP packets to send since the last call, oldest first. */
+  packets(): Buffer[];
+  poll(): FaxSessionEvent[];
+  stats(): FaxStats;
+  terminate(): void;
+  close(): void;
+  readonly active: boolean;
+  readonly closed: boolean;
+}
+
 export interface FaxAddon {
   FaxSession: new (options: FaxSessionOptions) => FaxSession;
+  T38Session: new (options: T38SessionOptions) => T38Session;
   spandspVersion: string;
   samplesPerSecond: number;
   maxSamplesPerCall: number;

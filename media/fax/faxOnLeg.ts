@@ -25,7 +25,9 @@ const DEFAULT_TAIL_MS = 200;
  * (as a conference room's mix is). Resolves with the fax's result once T.30 ends (and `tailMs` later,
  * so a hang-up does not cut our last frame), or once `signal` aborts (the call ended) and the
  * audio still in flight has been heard; rejects only when the leg cannot be heard or spoken to
- * (not G.711). The engine is closed after, whatever happened.
+ * (not G.711). The engine is closed after, whatever happened. `stop` ends it at once without
+ * the grace or the tail: the fax goes on over another line (the carrier switched to T.38), and
+ * what the engine says then is not the fax's result.
  */
 export async function faxOnLeg(
   engine: FaxEngine,
@@ -33,8 +35,9 @@ export async function faxOnLeg(
   leg: MediaLeg,
   signal: AbortSignal,
   tailMs = DEFAULT_TAIL_MS,
+  stop?: AbortSignal,
 ): Promise<FaxResult> {
-  if (signal.aborted) {
+  if (signal.aborted || stop?.aborted) {
     engine.close();
     return engine.finished;
   }
@@ -76,12 +79,17 @@ export async function faxOnLeg(
     void engine.finished.then(() => clearTimeout(grace));
   };
   signal.addEventListener("abort", ended, { once: true });
+  const stopped = () => {
+    clearTimeout(timer);
+    engine.close();
+  };
+  stop?.addEventListener("abort", stopped, { once: true });
   listener.once("close", () => {
     if (!engine.done) engine.hangup();
   });
   try {
     const result = await engine.finished;
-    if (!signal.aborted && tailMs > 0)
+    if (!signal.aborted && !stop?.aborted && tailMs > 0)
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(wait);
@@ -94,6 +102,7 @@ export async function faxOnLeg(
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", ended);
+    stop?.removeEventListener("abort", stopped);
     listener.close();
     speaker.close();
     engine.close();

@@ -1,5 +1,6 @@
 {
-  # The fax addon: a thin node-addon-api wrapper of SpanDSP's audio fax (fax_state_t, T.30).
+  # The fax addon: a thin node-addon-api wrapper of SpanDSP's audio fax (fax_state_t) and T.38
+  # terminal (t38_terminal_state_t), both T.30.
   # Built by scripts/fax/build-addon.mjs (the postinstall) against Debian's libspandsp-dev.
   "targets": [
     {

@@ -25,7 +25,7 @@ export abstract class NodeCall<Events extends Record<keyof Events, unknown[]>> e
     protected readonly leg: MediaLeg,
     protected readonly media: CallMediaSession,
     readonly pbxId: string,
-    private readonly contactFor: (peer: Peer) => string,
+    protected readonly contactFor: (peer: Peer) => string,
   ) {
     super();
   }
