@@ -9,7 +9,7 @@ export const SIPP_SCENARIOS = resolve(import.meta.dirname, "../../test/sipp");
  * Runs Debian's sipp (sip-tester) to completion; resolves with its exit code (0: every call succeeded).
  * It runs in test/sipp unless `cwd` says otherwise (where a scenario finds the files it names
  * relatively, such as a pcap a test wrote; -sf then needs the scenario's full path). `signal`
- * stops it early (SIGTERM), for a test's cleanup after a failure.
+ * kills it (SIGKILL: at once, mid-call, with no BYE), for a test's cleanup after a failure.
  */
 export function runSipp(
   args: string[],
@@ -17,10 +17,10 @@ export function runSipp(
   options: { cwd?: string; signal?: AbortSignal } = {},
 ): Promise<{ code: number; output: string }> {
   return new Promise((resolvePromise) => {
-    execFile(
+    const child = execFile(
       "sipp",
       ["-nostdin", "-timeout", String(Math.ceil(timeoutMs / 1000)), ...args],
-      { cwd: options.cwd ?? SIPP_SCENARIOS, timeout: timeoutMs + 5000, signal: options.signal },
+      { cwd: options.cwd ?? SIPP_SCENARIOS, timeout: timeoutMs + 5000 },
       (error, stdout, stderr) => {
         const code =
           error && typeof (error as { code?: unknown }).code === "number"
@@ -28,9 +28,12 @@ export function runSipp(
             : error
               ? -1
               : 0;
+        options.signal?.removeEventListener("abort", kill);
         resolvePromise({ code, output: `${stdout}${stderr}` });
       },
     );
+    const kill = () => child.kill("SIGKILL");
+    options.signal?.addEventListener("abort", kill, { once: true });
   });
 }
 
