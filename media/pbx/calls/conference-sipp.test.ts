@@ -177,16 +177,14 @@ describe("conference bridge with sipp phones", { skip: tcpdump ? false : "tcpdum
         phones.push(phone);
       const [a, b, c] = phones as [SippParticipant, SippParticipant, SippParticipant];
 
-      // 100 first: answered and asked the PIN (the room opens, nobody seated yet). Then 101 and 102
-      // together (not all three at once: see conference.test.ts's todo on callers arriving together).
-      a.dial();
+      // All three call at once: answered and asked the PIN (the room opens, nobody seated yet), then
+      // seated in the one room once they have keyed it.
+      for (const phone of phones) phone.dial();
       assert.ok(
         await until(() => calls?.conferenceParticipants(PBX_ID)[ROOM.id] !== undefined, 5000),
         "the room answers",
       );
       assert.deepEqual(inRoom(), [], "asked the PIN, not seated yet");
-      b.dial();
-      c.dial();
       assert.ok(await until(() => inRoom().length === 3, 10_000), `three seated: ${inRoom()}`);
       assert.deepEqual(inRoom(), ["100", "101", "102"]);
       const seated = Date.now();
