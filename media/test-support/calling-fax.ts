@@ -1,5 +1,8 @@
 import { createSocket, type Socket } from "node:dgram";
 import { FAX_FRAME_SAMPLES, FaxEngine, type FaxResult } from "../fax/FaxEngine.ts";
+import { faxOnUdptl, type UdptlCounts } from "../fax/faxOnUdptl.ts";
+import { T38Engine } from "../fax/T38Engine.ts";
+import { parseT38Offer, t38Offer } from "../fax/t38Sdp.ts";
 import { decodeG711, encodeG711 } from "../rtc/tones.ts";
 import { randomToken } from "../sip/core/headers.ts";
 import { parseMessage, SipRequest, type SipResponse } from "../sip/core/message.ts";
@@ -25,6 +28,8 @@ export interface SentFax {
   hungUpBy: "machine" | "node" | null;
   /** RTP packets sent and received. */
   packets: { sent: number; received: number };
+  /** In T.38 mode: the answer to our re-INVITE and, once switched, what went over UDPTL. */
+  t38: { status: number; switchedMs: number | null; udptl: UdptlCounts } | null;
 }
 
 /**
@@ -32,12 +37,15 @@ export interface SentFax {
  * (UDP, on `host`, e.g. the trunk's address so the node takes it for the carrier): it calls a
  * number with a G.711 offer, starts its modem as soon as it has somewhere to send RTP (the node's
  * 183 early media, or the 200), sends CNG and the document's pages as a calling fax does, and
- * hangs up when T.30 ends, or hears the node's BYE.
+ * hangs up when T.30 ends, or hears the node's BYE. In T.38 mode it behaves like a carrier's
+ * gateway: once answered and a moment of audio has passed, it re-INVITEs to T.38 (m=image udptl
+ * t38) and, when that is accepted, starts the fax again with its own T38Session over UDPTL.
  */
 export class CallingFaxMachine {
   private constructor(
     private readonly sip: Socket,
     private readonly rtp: Socket,
+    private readonly udptl: Socket,
     readonly host: string,
     private readonly server: { host: string; port: number },
   ) {}
@@ -51,7 +59,7 @@ export class CallingFaxMachine {
       });
       return socket;
     };
-    return new CallingFaxMachine(await bind(), await bind(), host, server);
+    return new CallingFaxMachine(await bind(), await bind(), await bind(), host, server);
   }
 
   /** Calls `did` as `callerId` and faxes `document` (TIFF-F); resolves once the call is over. */
@@ -66,6 +74,10 @@ export class CallingFaxMachine {
     maxMs?: number;
     /** Hangs up as soon as this many pages went through (a sender cut off mid-fax). */
     hangUpAfterPages?: number;
+    /** Re-INVITE to T.38 this long after the answer (a carrier's gateway that heard the fax). */
+    t38AfterMs?: number;
+    /** Offers local TCF (which a UDPTL answerer may refuse) rather than transferred TCF. */
+    t38LocalTcf?: boolean;
   }): Promise<SentFax> {
     const codec = options.codec ?? "PCMU";
     const sipPort = this.sip.address().port;
@@ -86,7 +98,11 @@ export class CallingFaxMachine {
       endedMs: 0,
       hungUpBy: null,
       packets: { sent: 0, received: 0 },
+      t38: null,
     };
+    let switched: T38Engine | null = null;
+    const t38Ended = new AbortController();
+    let cseq = 1;
 
     const invite = new SipRequest("INVITE", `sip:${options.did}@${this.server.host}:${this.server.port}`);
     invite.append("Via", `SIP/2.0/UDP ${this.host}:${sipPort};branch=z9hG4bK${randomToken()};rport`);
@@ -183,15 +199,18 @@ export class CallingFaxMachine {
         request.append("From", invite.get("From") ?? "");
         request.append("To", ok.get("To") ?? "");
         request.append("Call-ID", invite.callId);
-        request.append("CSeq", "2 BYE");
+        request.append("CSeq", `${++cseq} BYE`);
         request.append("Max-Forwards", "70");
         this.sendSip(request.toBuffer());
       };
-      const giveUp = setTimeout(() => engine.hangup(), options.maxMs ?? 180_000);
+      const giveUp = setTimeout(() => {
+        engine.hangup();
+        switched?.hangup();
+      }, options.maxMs ?? 180_000);
       engine.on("page", (progress) => {
         if (progress.pages === options.hangUpAfterPages) engine.hangup();
       });
-      engine.once("done", (result) => {
+      const faxDone = (result: FaxResult) => {
         outcome.result = result;
         if (outcome.hungUpBy === null && ok) {
           outcome.hungUpBy = "machine";
@@ -200,7 +219,57 @@ export class CallingFaxMachine {
           return;
         }
         if (!ok) finish();
+      };
+      engine.once("done", (result) => {
+        if (!switched) faxDone(result);
       });
+      const reinvite = (): SipRequest | null => {
+        if (!ok || engine.done || outcome.hungUpBy) return null;
+        const target = /<([^>]+)>/.exec(ok.get("Contact") ?? "")?.[1] ?? invite.uri;
+        const request = new SipRequest("INVITE", target);
+        request.append("Via", `SIP/2.0/UDP ${this.host}:${sipPort};branch=z9hG4bK${randomToken()};rport`);
+        request.append("From", invite.get("From") ?? "");
+        request.append("To", ok.get("To") ?? "");
+        request.append("Call-ID", invite.callId);
+        request.append("CSeq", `${++cseq} INVITE`);
+        request.append("Contact", `<sip:fax@${this.host}:${sipPort}>`);
+        request.append("Max-Forwards", "70");
+        request.append("Content-Type", "application/sdp");
+        request.body = Buffer.from(
+          t38Offer({ address: this.host, port: this.udptl.address().port, sessionId: 2 })
+            .replace("o=gateway 2 2", "o=faxmachine 1 2")
+            .replace("transferredTCF", options.t38LocalTcf ? "localTCF" : "transferredTCF"),
+        );
+        this.sendSip(request.toBuffer());
+        return request;
+      };
+      let reinviteSent: SipRequest | null = null;
+      const startT38 = (answer: string) => {
+        const parsed = parseT38Offer(answer);
+        if (!parsed.ok || !outcome.t38) return;
+        const t38 = new T38Engine({
+          calling: true,
+          transmitFile: options.document,
+          ident: options.ident ?? options.callerId,
+          ecm: options.ecm ?? true,
+          maxDatagram: parsed.offer.maxDatagram - 8,
+        });
+        switched = t38;
+        outcome.t38.switchedMs = since();
+        // The audio modem stops where it is: the fax starts again over T.38.
+        clearTimeout(timer);
+        engine.close();
+        t38.on("page", (progress) => {
+          if (progress.pages === options.hangUpAfterPages) t38.hangup();
+        });
+        const line = {
+          socket: this.udptl,
+          remote: { address: parsed.offer.address, port: parsed.offer.port },
+          maxDatagram: parsed.offer.maxDatagram,
+          redundancy: 3,
+        };
+        void faxOnUdptl(t38, line, t38Ended.signal, outcome.t38.udptl).then(faxDone);
+      };
       this.sip.on("message", (data) => {
         const message = parseMessage(data);
         if (message instanceof SipRequest) {
@@ -208,8 +277,10 @@ export class CallingFaxMachine {
           if (message.method === "BYE" && message.callId === invite.callId) {
             if (outcome.hungUpBy === null) outcome.hungUpBy = "node";
             // What is in flight is heard (the node's DCN), then T.30 stops where it is.
+            t38Ended.abort();
             setTimeout(() => {
               engine.hangup();
+              switched?.hangup();
               finish();
             }, 300);
           }
@@ -220,6 +291,19 @@ export class CallingFaxMachine {
         const method = (response.get("CSeq") ?? "").split(/\s+/)[1];
         if (method === "BYE") {
           if (response.status >= 200) finish();
+          return;
+        }
+        const responseSeq = Number((response.get("CSeq") ?? "").split(/\s+/)[0]);
+        if (reinviteSent && method === "INVITE" && responseSeq > 1) {
+          if (response.status < 200) return;
+          this.sendSip(ackOf(reinviteSent, response).toBuffer());
+          if (outcome.t38?.status) return; // a 2xx resent until our ACK got there
+          outcome.t38 = {
+            status: response.status,
+            switchedMs: null,
+            udptl: { sent: 0, received: 0, recovered: 0, garbage: 0 },
+          };
+          if (response.status === 200) startT38(response.body.toString("utf8"));
           return;
         }
         if (response.status < 200) {
@@ -239,6 +323,10 @@ export class CallingFaxMachine {
         }
         ok = response;
         outcome.answeredMs = since();
+        if (options.t38AfterMs !== undefined)
+          setTimeout(() => {
+            reinviteSent = reinvite();
+          }, options.t38AfterMs);
         startMedia(response.body.toString("utf8"));
         if (engine.done) {
           outcome.hungUpBy = "machine";
@@ -253,6 +341,7 @@ export class CallingFaxMachine {
       this.rtp.off("message", onRtp);
       this.sip.removeAllListeners("message");
       engine.close();
+      (switched as T38Engine | null)?.close();
     }
     outcome.result ??= engine.result;
     return outcome;
@@ -265,5 +354,6 @@ export class CallingFaxMachine {
   close(): void {
     this.sip.close();
     this.rtp.close();
+    this.udptl.close();
   }
 }

@@ -7,7 +7,9 @@
  * same fax sent to a voice route while its extension rings is heard (CNG) within 4 s of the
  * caller's first audio, the phone is cancelled and the fax is received all the same. A sender that
  * hangs up after page 1 gets its page mailed as a partial fax. A fax heard after the extension
- * answered is left with the extension. A PBX without Virtual FAX gives no early media.
+ * answered is left with the extension. A PBX without Virtual FAX gives no early media. A carrier
+ * that re-INVITEs to T.38 once answered gets our T.38 answer and the fax goes over UDPTL (same
+ * mail, same pixels); a T.38 offer the node cannot take gets 488 and the fax goes on as audio.
  */
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
@@ -226,6 +228,57 @@ describe("Virtual FAX inbound: fax to email through the node", {
     assert.equal(entry?.fax.id, record?.callId);
     assert.ok((entry?.fax.durationMs ?? 0) >= call.endedMs - 1000, "the fax took as long as the call");
     assert.deepEqual(readdirSync(faxDir), [], "nothing is left on the node once mailed");
+  });
+
+  it("a carrier that re-INVITEs to T.38 once answered: 200 with our T.38, the fax goes over UDPTL, mailed as a 2-page PDF, the same pixels", async (t) => {
+    const mails = mail.messages.length;
+    const records = gateway.ended.length;
+    const faxes = logged.length;
+    const call = await machine.send({ did: FAX_DID, callerId: "0411222333", document, t38AfterMs: 800 });
+    assert.equal(call.status, 200);
+    assert.equal(call.t38?.status, 200, "the re-INVITE to T.38 is accepted");
+    assert.ok(call.t38?.switchedMs !== null);
+    assert.equal(call.result?.success, true, call.result?.text);
+    assert.equal(call.result?.pagesSent, 2);
+    assert.equal(call.result?.remoteIdent, "+61290004000");
+    const udptl = call.t38?.udptl;
+    assert.ok((udptl?.sent ?? 0) > 50 && (udptl?.received ?? 0) > 10, "IFPs went both ways over UDPTL");
+    assert.equal(udptl?.garbage, 0);
+    t.diagnostic(
+      `T.38 from ${call.t38?.switchedMs} ms after the INVITE; 2 pages in ${((call.endedMs - (call.t38?.switchedMs ?? 0)) / 1000).toFixed(1)} s ` +
+        `at ${call.result?.bitRate} bit/s; UDPTL ${udptl?.sent} sent, ${udptl?.received} received by the machine`,
+    );
+    t.diagnostic(lines.filter((l) => /^fax 0411222333 .*(T\.38|success|partial|failed)/.test(l)).join("; "));
+
+    const { mail: mailed, pages } = await nextFaxMail(mails);
+    assert.equal(mailed.subject, `Fax from 0411222333 to ${FAX_DID}: 2 pages`);
+    assert.match(mailed.text, /^Result: Received in full$/m);
+    assertSamePages(pages, 2);
+    assert.ok(lines.some((l) => /^fax 0411222333 .*switched to T\.38/.test(l)));
+    assert.ok(await until(() => gateway.ended.length > records && logged.length > faxes, 5000));
+    assert.equal(gateway.ended.at(-1)?.record.answeredBy, "fax");
+    assert.equal(logged.at(-1)?.fax.result, "success");
+    assert.equal(logged.at(-1)?.fax.pages, 2);
+    assert.equal(logged.length, faxes + 1, "one fax, one log entry (the audio part left none)");
+    assert.deepEqual(readdirSync(faxDir), [], "nothing is left on the node once mailed");
+  });
+
+  it("a T.38 offer the node cannot take (local TCF) gets 488, and the fax goes on as audio", async () => {
+    const mails = mail.messages.length;
+    const call = await machine.send({
+      did: FAX_DID,
+      callerId: "0411444555",
+      document,
+      t38AfterMs: 800,
+      t38LocalTcf: true,
+    });
+    assert.equal(call.t38?.status, 488);
+    assert.equal(call.t38?.switchedMs, null);
+    assert.equal(call.result?.success, true, call.result?.text);
+    assert.equal(call.result?.pagesSent, 2);
+    const { pages } = await nextFaxMail(mails);
+    assertSamePages(pages, 2);
+    assert.ok(lines.some((l) => /^fax 0411444555 .*T\.38 refused .*localtcf/i.test(l)));
   });
 
   it("a fax calling a voice route is heard while the extension rings (within 4 s), the phone is cancelled and the fax received", async (t) => {
