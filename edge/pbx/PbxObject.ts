@@ -39,6 +39,7 @@ import {
   mergePatch,
   type Section,
 } from "./entities.ts";
+import { logFilterClause } from "./log-filter.ts";
 import { type RecordingFilter, type RecordingRow, RecordingsTable } from "./recordings.ts";
 
 /**
@@ -612,22 +613,7 @@ export class PbxObject extends DurableObject<Env> {
 
   /** Call records, newest first, filtered by start time range and a number on either end. */
   listCalls(filter: { from?: string; to?: string; number?: string; limit: number }): CallRecord[] {
-    const where: string[] = [];
-    const args: SqlStorageValue[] = [];
-    if (filter.from) {
-      where.push("started_at >= ?");
-      args.push(filter.from);
-    }
-    if (filter.to) {
-      where.push("started_at < ?");
-      args.push(filter.to);
-    }
-    if (filter.number) {
-      where.push("(from_number LIKE ? OR to_number LIKE ?)");
-      const pattern = `%${filter.number.replace(/[%_]/g, "")}%`;
-      args.push(pattern, pattern);
-    }
-    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+    const { clause, args } = logFilterClause(filter);
     return this.sql
       .exec(`SELECT record FROM calls ${clause} ORDER BY started_at DESC LIMIT ?`, ...args, filter.limit)
       .toArray()
@@ -658,26 +644,10 @@ export class PbxObject extends DurableObject<Env> {
     direction?: FaxRecord["direction"];
     limit: number;
   }): FaxRecord[] {
-    const where: string[] = [];
-    const args: SqlStorageValue[] = [];
-    if (filter.from) {
-      where.push("started_at >= ?");
-      args.push(filter.from);
-    }
-    if (filter.to) {
-      where.push("started_at < ?");
-      args.push(filter.to);
-    }
-    if (filter.number) {
-      where.push("(from_number LIKE ? OR to_number LIKE ?)");
-      const pattern = `%${filter.number.replace(/[%_]/g, "")}%`;
-      args.push(pattern, pattern);
-    }
-    if (filter.direction) {
-      where.push("direction = ?");
-      args.push(filter.direction);
-    }
-    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+    const { clause, args } = logFilterClause(
+      filter,
+      filter.direction ? [{ condition: "direction = ?", value: filter.direction }] : [],
+    );
     return this.sql
       .exec(`SELECT record FROM faxes ${clause} ORDER BY started_at DESC LIMIT ?`, ...args, filter.limit)
       .toArray()

@@ -1,4 +1,5 @@
 import type { RecordingSummary } from "../../shared/index.ts";
+import { logFilterClause } from "./log-filter.ts";
 
 /**
  * The metadata of a PBX's call recordings, a table in its Durable Object (the files are in R2
@@ -69,22 +70,7 @@ export class RecordingsTable {
 
   /** Newest first, by start time range and a number on either end. */
   list(filter: RecordingFilter): RecordingRow[] {
-    const where: string[] = [];
-    const args: SqlStorageValue[] = [];
-    if (filter.from) {
-      where.push("started_at >= ?");
-      args.push(filter.from);
-    }
-    if (filter.to) {
-      where.push("started_at < ?");
-      args.push(filter.to);
-    }
-    if (filter.number) {
-      where.push("(from_number LIKE ? OR to_number LIKE ?)");
-      const pattern = `%${filter.number.replace(/[%_]/g, "")}%`;
-      args.push(pattern, pattern);
-    }
-    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+    const { clause, args } = logFilterClause(filter);
     return this.sql
       .exec(`SELECT * FROM recordings ${clause} ORDER BY started_at DESC, id DESC LIMIT ?`, ...args, filter.limit)
       .toArray()
