@@ -226,11 +226,13 @@ describe("media node hub", () => {
     const node = await NodeSocket.connect("media-conf");
     const alice = { caller: "100", joinedAt: "2026-12-04T09:00:00.000Z" };
     const carrier = { caller: "+61299990000", joinedAt: "2026-12-04T09:01:00.000Z" };
-    node.send({ type: "conference", pbx, room: "conf_sales001", participants: [alice] });
-    node.send({ type: "conference", pbx, room: "conf_sales001", participants: [alice, carrier] });
-    node.send({ type: "conference", pbx, room: "conf_board001", participants: [carrier] });
-    node.send({ type: "conference", pbx, room: "conf_board001", participants: [] });
-    node.send({ type: "conference", pbx, room: "conf_x", participants: [{ caller: "" }] });
+    node.send({ type: "conference", pbx, room: "conf_sales001", participants: [alice], seq: 1 });
+    node.send({ type: "conference", pbx, room: "conf_sales001", participants: [alice, carrier], seq: 2 });
+    node.send({ type: "conference", pbx, room: "conf_board001", participants: [carrier], seq: 3 });
+    node.send({ type: "conference", pbx, room: "conf_board001", participants: [], seq: 4 });
+    // A report handled after a newer one (frames may be handled out of order) changes nothing.
+    node.send({ type: "conference", pbx, room: "conf_sales001", participants: [alice], seq: 1 });
+    node.send({ type: "conference", pbx, room: "conf_x", participants: [{ caller: "" }], seq: 5 });
     expect((await node.next((m) => m.type === "error")).message).toMatch(/invalid conference frame/);
     // Frames of one socket may be handled a moment apart: wait for the last one's effect.
     await expect.poll(live, { timeout: 5000 }).toEqual({ conf_sales001: [alice, carrier] });

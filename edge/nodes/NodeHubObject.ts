@@ -36,10 +36,14 @@ export class NodeHubObject extends DurableObject<Env> {
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS conference (
         node_id TEXT NOT NULL, pbx TEXT NOT NULL, room TEXT NOT NULL, participants TEXT NOT NULL,
-        PRIMARY KEY (node_id, pbx, room)
+        seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (node_id, pbx, room)
       );
       CREATE INDEX IF NOT EXISTS conference_pbx ON conference(pbx);
     `);
+    // Tables made before reports carried a sequence number get the column.
+    const columns = ctx.storage.sql.exec<{ name: string }>("PRAGMA table_info(conference)").toArray();
+    if (!columns.some((c) => c.name === "seq"))
+      ctx.storage.sql.exec("ALTER TABLE conference ADD COLUMN seq INTEGER NOT NULL DEFAULT 0");
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -88,21 +92,17 @@ export class NodeHubObject extends DurableObject<Env> {
         return;
       }
       case "conference":
-        if (parsed.participants.length === 0)
-          this.ctx.storage.sql.exec(
-            "DELETE FROM conference WHERE node_id = ? AND pbx = ? AND room = ?",
-            nodeId,
-            parsed.pbx,
-            parsed.room,
-          );
-        else
-          this.ctx.storage.sql.exec(
-            "INSERT OR REPLACE INTO conference (node_id, pbx, room, participants) VALUES (?, ?, ?, ?)",
-            nodeId,
-            parsed.pbx,
-            parsed.room,
-            JSON.stringify(parsed.participants),
-          );
+        // Kept even when empty (the room closed), so a report handled out of order loses to it.
+        this.ctx.storage.sql.exec(
+          `INSERT INTO conference (node_id, pbx, room, participants, seq) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (node_id, pbx, room) DO UPDATE SET participants = excluded.participants, seq = excluded.seq
+           WHERE excluded.seq > conference.seq`,
+          nodeId,
+          parsed.pbx,
+          parsed.room,
+          JSON.stringify(parsed.participants),
+          parsed.seq,
+        );
         return;
       case "call":
         // Only PBXs that exist keep records; the PBX checks that itself.
@@ -147,7 +147,7 @@ export class NodeHubObject extends DurableObject<Env> {
   conferenceParticipants(pbx: string): Record<string, ConferenceParticipant[]> {
     const rooms: Record<string, ConferenceParticipant[]> = {};
     for (const row of this.ctx.storage.sql.exec<{ room: string; participants: string }>(
-      "SELECT room, participants FROM conference WHERE pbx = ? ORDER BY node_id",
+      "SELECT room, participants FROM conference WHERE pbx = ? AND participants != '[]' ORDER BY node_id",
       pbx,
     ))
       rooms[row.room] = [...(rooms[row.room] ?? []), ...(JSON.parse(row.participants) as ConferenceParticipant[])];

@@ -87,6 +87,7 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
   private readonly unsentForwards = new Map<string, Extract<NodeMessage, { type: "forwardAll" }>>();
   /** Each open conference room's participants, sent again after every reconnect (the edge forgets a node that drops). */
   private readonly conferences = new Map<string, Extract<NodeMessage, { type: "conference" }>>();
+  private conferenceSeq = 0;
 
   constructor(options: EdgeLinkOptions) {
     super();
@@ -158,7 +159,7 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
 
   /** Tells the edge who is in a conference room now (an empty list: the room closed). */
   reportConference(pbx: string, room: string, participants: ConferenceParticipant[]): void {
-    const message = { type: "conference" as const, pbx, room, participants };
+    const message = { type: "conference" as const, pbx, room, participants, seq: ++this.conferenceSeq };
     if (participants.length > 0) this.conferences.set(`${pbx} ${room}`, message);
     else this.conferences.delete(`${pbx} ${room}`);
     this.send(message);
@@ -297,7 +298,7 @@ export class EdgeLink extends EnhancedEventEmitter<EdgeLinkEvents> {
         this.logger.debug(`synced (${message.pbxs} PBXs on the edge)`);
         for (const pending of [...this.unsentForwards.values()])
           this.reportForwardAll(pending.pbx, pending.route, pending.destination);
-        for (const room of this.conferences.values()) this.send(room);
+        for (const room of this.conferences.values()) this.send({ ...room, seq: ++this.conferenceSeq });
         // Versions that went live while the edge could not hear it (before a crash or a drop).
         for (const { pbx, version, acked } of this.store.entries())
           if (!acked && this.live.get(pbx) === version && !this.acksInFlight.has(`${pbx}@${version}`))

@@ -88,6 +88,8 @@ export const NodeMessage = z.discriminatedUnion("type", [
     pbx: PbxId,
     room: z.string().min(1).max(64),
     participants: z.array(ConferenceParticipant).max(500),
+    /** Increases with every report of this node's connection: a report handled late never wins. */
+    seq: z.number().int().nonnegative(),
   }),
 ]);
 export type NodeMessage = z.infer<typeof NodeMessage>;
